@@ -1,0 +1,286 @@
+"""`python -m bench.run` (``make bench``): what Lockgate adds over calling the upstream directly.
+
+Starts the fake upstream (`bench.upstream`) and the gateway (``lockgate serve``) on 127.0.0.1,
+pinned: gateway on CPU 1, upstream and load generators on CPU 0, so the gateway has one core of
+its own. For every scenario (`bench.scenarios`) it measures a ``direct`` row (straight to the
+upstream) and a ``lockgate`` row: req/s at 32 connections, p50/p99 latency at one connection,
+time to first byte at one connection, and the CPU time per request of the process under test.
+Non-streaming rows use wrk; streaming rows and every TTFB use `bench.loadclient`. Each load
+generator runs in its own process.
+
+Environment:
+    BENCH_SECONDS    length of each throughput run (default 5; latency runs take 0.6×, TTFB 0.4×)
+    BENCH_CHUNKS     content chunks per streamed answer (default 20)
+    BENCH_SCENARIOS  comma-separated scenario names, or ``all`` (default: `scenarios.SCENARIOS`)
+    BENCH_GATEWAY    command that starts the gateway, instead of ``<venv>/bin/lockgate``; it
+                     gets ``serve --host --port --data-dir [--settings]`` appended
+
+Writes ``bench/out/results.json`` and ``bench/out/latency.png`` and prints the table. Every
+process started is stopped by PID at exit; exits 1 when a row was skipped or saw errors.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import http.client
+import json
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench import machine, procs, report, scenarios, wrk
+from bench.procs import LOOPBACK, Procs
+from bench.scenarios import Scenario
+
+REPO = Path(__file__).resolve().parent.parent
+OUT = Path(__file__).resolve().parent / "out"
+CONNECTIONS = 32
+GATEWAY_CPU, LOAD_CPU = 1, 0
+
+
+@dataclass
+class Options:
+    seconds: float = 5.0
+    chunks: int = 20
+    scenarios: list[Scenario] = field(default_factory=list)
+    gateway: list[str] = field(default_factory=list)
+    pin: bool = True
+
+    @property
+    def latency_seconds(self) -> float:
+        return max(1.0, round(self.seconds * 0.6))
+
+    @property
+    def ttfb_seconds(self) -> float:
+        return max(1.0, self.seconds * 0.4)
+
+    @classmethod
+    def from_env(cls, env: dict[str, str]) -> Options:
+        return cls(seconds=float(env.get("BENCH_SECONDS") or 5),
+                   chunks=int(env.get("BENCH_CHUNKS") or 20),
+                   scenarios=scenarios.select(env.get("BENCH_SCENARIOS")),
+                   gateway=gateway_command(env), pin=procs.can_pin())
+
+
+def gateway_command(env: dict[str, str]) -> list[str]:
+    """``BENCH_GATEWAY``, else the ``lockgate`` script beside this Python, else its module."""
+    if env.get("BENCH_GATEWAY"):
+        return shlex.split(env["BENCH_GATEWAY"])
+    script = Path(sys.executable).parent / "lockgate"
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-c", "import sys; from proxy.cli import main; sys.exit(main())"]
+
+
+@dataclass
+class Target:
+    """Where one row's requests go, and which process serves them."""
+
+    name: str
+    port: int
+    headers: dict[str, str]
+    pid: int
+    skip: str | None = None
+    """Why this row cannot be measured (e.g. the gateway did not start)."""
+
+
+class Bench:
+    """One run: owns the child processes and measures rows."""
+
+    def __init__(self, opts: Options, procs_: Procs, workdir: Path) -> None:
+        self.opts = opts
+        self.procs = procs_
+        self.workdir = workdir
+        self.upstream_port = 0
+        self.upstream_pid = 0
+        self._gateway: tuple[str, subprocess.Popen[bytes], int] | None = None
+        self._gateways_started = 0
+
+    def cpu(self, which: str) -> int | None:
+        if not self.opts.pin:
+            return None
+        return GATEWAY_CPU if which == "gateway" else LOAD_CPU
+
+    @property
+    def upstream_url(self) -> str:
+        return f"http://{LOOPBACK}:{self.upstream_port}"
+
+    def start_upstream(self) -> None:
+        port = procs.free_port()
+        proc = self.procs.start(
+            "upstream", [sys.executable, "-m", "bench.upstream", "--port", str(port),
+                         "--chunks", str(self.opts.chunks)], cpu=self.cpu("load"), cwd=REPO)
+        self.procs.wait_http(proc, port)
+        self.upstream_port, self.upstream_pid = port, proc.pid
+
+    def gateway(self, scenario: Scenario) -> tuple[int, int]:
+        """The gateway for this scenario's settings (restarted when the settings change)."""
+        text = scenario.settings_text(self.upstream_url)
+        if self._gateway and self._gateway[0] == text:
+            return self._gateway[2], self._gateway[1].pid
+        if self._gateway:
+            self.procs.stop(self._gateway[1])
+            self._gateway = None
+        self._gateways_started += 1
+        n = self._gateways_started
+        port = procs.free_port()
+        argv = [*self.opts.gateway, "serve", "--host", LOOPBACK, "--port", str(port),
+                "--data-dir", str(self.workdir / f"gateway-{n}")]
+        if text:
+            path = self.workdir / f"settings-{n}.toml"
+            path.write_text(text)
+            argv += ["--settings", str(path)]
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
+        proc = self.procs.start(f"gateway-{n}", argv, cpu=self.cpu("gateway"), env=env, cwd=REPO)
+        try:
+            self.procs.wait_http(proc, port, timeout=30.0)
+        except procs.ProcError:
+            self.procs.stop(proc)
+            raise
+        self._gateway = (text, proc, port)
+        return port, proc.pid
+
+    def targets(self, scenario: Scenario) -> list[Target]:
+        out = []
+        if scenario.direct:
+            out.append(Target("direct", self.upstream_port, scenario.direct_headers(),
+                              self.upstream_pid))
+        try:
+            port, pid = self.gateway(scenario)
+        except procs.ProcError as e:
+            out.append(Target("lockgate", 0, {}, 0, skip=f"gateway did not start: {e}"))
+        else:
+            out.append(Target("lockgate", port, scenario.gateway_headers(self.upstream_url), pid))
+        return out
+
+    def loadclient(self, scenario: Scenario, target: Target, connections: int,
+                   seconds: float) -> dict[str, Any]:
+        spec = self.workdir / "loadclient.json"
+        spec.write_text(json.dumps({
+            "port": target.port, "path": scenario.path, "headers": target.headers,
+            "body": scenario.body.decode(), "stream": scenario.stream,
+            "connections": connections, "seconds": seconds}))
+        argv = procs.pinned([sys.executable, "-m", "bench.loadclient", str(spec)],
+                            self.cpu("load"))
+        done = subprocess.run(argv, capture_output=True, text=True, cwd=REPO,
+                              timeout=seconds + 30, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"loadclient failed: {done.stderr[-2000:]}")
+        return json.loads(done.stdout)
+
+    def wrk(self, scenario: Scenario, target: Target, connections: int,
+            seconds: float) -> dict[str, Any]:
+        url = f"http://{LOOPBACK}:{target.port}{scenario.path}"
+        return wrk.run(url, scenario.body, target.headers, connections=connections,
+                       seconds=seconds, workdir=self.workdir, cpu=self.cpu("load"))
+
+    def measure(self, scenario: Scenario, target: Target) -> report.Row:
+        row: report.Row = {"scenario": scenario.name, "target": target.name,
+                           "stream": scenario.stream, "baseline": scenario.baseline}
+        problem = target.skip or probe(target.port, scenario, target.headers)
+        if problem:
+            row["skipped"] = problem
+            return row
+        s = self.opts
+        warm = self.loadclient(scenario, target, 8, min(1.0, s.seconds / 5))
+        drive = self.loadclient if scenario.stream else self.wrk
+        cpu0 = procs.cpu_seconds(target.pid), procs.cpu_seconds(self.upstream_pid)
+        runs = {"warmup": warm, "throughput": drive(scenario, target, CONNECTIONS, s.seconds)}
+        cpu1 = procs.cpu_seconds(target.pid), procs.cpu_seconds(self.upstream_pid)
+        runs["latency"] = drive(scenario, target, 1, s.latency_seconds)
+        if scenario.stream:
+            runs["ttfb"] = runs["latency"]
+        else:
+            runs["ttfb"] = self.loadclient(scenario, target, 1, s.ttfb_seconds)
+        done = runs["throughput"]["requests"] or 1
+        row.update(
+            rps=runs["throughput"]["rps"], p50_ms=runs["latency"]["p50_ms"],
+            p99_ms=runs["latency"]["p99_ms"], ttfb_p50_ms=runs["ttfb"]["ttfb_p50_ms"],
+            cpu_us_per_req=(cpu1[0] - cpu0[0]) / done * 1e6,
+            upstream_cpu_us_per_req=(cpu1[1] - cpu0[1]) / done * 1e6,
+            errors=sum(r["errors"] for k, r in runs.items() if k != "warmup"),
+            runs=runs)
+        return row
+
+
+def probe(port: int, scenario: Scenario, headers: dict[str, str]) -> str | None:
+    """One request, checked by hand; returns why the row cannot be measured, or None."""
+    try:
+        conn = http.client.HTTPConnection(LOOPBACK, port, timeout=10)
+        conn.request("POST", scenario.path, body=scenario.body,
+                     headers={"Content-Type": "application/json", **headers})
+        resp = conn.getresponse()
+        body = resp.read()
+        conn.close()
+    except OSError as e:
+        return f"probe failed: {e!r}"
+    if resp.status != 200:
+        return f"probe answered {resp.status}: {body[:200]!r}"
+    if scenario.stream and b"data: [DONE]" not in body:
+        return f"stream did not end with data: [DONE]: {body[-200:]!r}"
+    if not scenario.stream and b'"choices"' not in body:
+        return f"not a chat.completion: {body[:200]!r}"
+    return None
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def main() -> int:
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    opts = Options.from_env(dict(os.environ))
+    if not wrk.available():
+        raise SystemExit("wrk not found: install the wrk package (apt-get install -y wrk)")
+    pinning = ("gateway on CPU 1; upstream and load generators on CPU 0" if opts.pin
+               else "not pinned (taskset or a second CPU missing)")
+    meta: dict[str, Any] = {
+        "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "machine": machine.spec(),
+        "settings": {"seconds": opts.seconds, "latency_seconds": opts.latency_seconds,
+                     "ttfb_seconds": opts.ttfb_seconds, "connections": CONNECTIONS,
+                     "stream_chunks": opts.chunks, "pinning": pinning,
+                     "gateway_command": opts.gateway},
+        "scenarios": [{"name": s.name, "path": s.path, "stream": s.stream,
+                       "headers": dict(s.headers), "settings": s.settings,
+                       "direct": s.direct, "compare_to": s.baseline}
+                      for s in opts.scenarios],
+    }
+    rows: list[report.Row] = []
+    workdir = Path(tempfile.mkdtemp(prefix="lockgate-bench-"))
+    started = time.monotonic()
+    try:
+        with Procs(workdir) as children:
+            bench = Bench(opts, children, workdir)
+            bench.start_upstream()
+            for scenario in opts.scenarios:
+                for target in bench.targets(scenario):
+                    print(f"… {scenario.name} / {target.name}", file=sys.stderr, flush=True)
+                    rows.append(bench.measure(scenario, target))
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    meta["duration_s"] = round(time.monotonic() - started, 1)
+    report.add_overhead(rows)
+    report.write_json(OUT / "results.json", meta, rows)
+    report.plot(OUT / "latency.png", rows)
+    print(report.table(rows))
+    print(report.legend(meta))
+    print(f"wrote {OUT / 'results.json'} and {OUT / 'latency.png'} ({meta['duration_s']} s)")
+    bad = [r for r in rows if r.get("skipped") or r.get("errors")]
+    for r in bad:
+        print(f"warning: {r['scenario']} / {r['target']}: "
+              f"{r.get('skipped') or str(r['errors']) + ' errors'}", file=sys.stderr)
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
