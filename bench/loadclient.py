@@ -37,14 +37,18 @@ class Tally:
 
 
 def build_request(port: int, path: str, headers: dict[str, str], body: bytes) -> bytes:
-    lines = [f"POST {path} HTTP/1.1", f"Host: {HOST}:{port}", "Content-Type: application/json",
-             f"Content-Length: {len(body)}", "Connection: keep-alive"]
+    lines = [
+        f"POST {path} HTTP/1.1",
+        f"Host: {HOST}:{port}",
+        "Content-Type: application/json",
+        f"Content-Length: {len(body)}",
+        "Connection: keep-alive",
+    ]
     lines += [f"{k}: {v}" for k, v in headers.items()]
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
-async def _read_answer(reader: asyncio.StreamReader, t0: float
-                       ) -> tuple[int, float, bytes, bool]:
+async def _read_answer(reader: asyncio.StreamReader, t0: float) -> tuple[int, float, bytes, bool]:
     """Read one response; returns status, TTFB, the body's last bytes, keep-alive."""
     head = await reader.readuntil(b"\r\n\r\n")
     status = int(head[9:12])
@@ -64,7 +68,7 @@ async def _read_answer(reader: asyncio.StreamReader, t0: float
             tail = (tail + data[:-2])[-64:]
     else:
         at = lower.find(b"\r\ncontent-length:")
-        left = int(lower[at + 17:lower.index(b"\r\n", at + 2)]) if at >= 0 else 0
+        left = int(lower[at + 17 : lower.index(b"\r\n", at + 2)]) if at >= 0 else 0
         while left > 0:
             data = await reader.read(left)
             if not data:
@@ -76,8 +80,9 @@ async def _read_answer(reader: asyncio.StreamReader, t0: float
     return status, ttfb, tail, keep
 
 
-async def _connection(port: int, request: bytes, stream: bool, deadline: float,
-                      tally: Tally) -> None:
+async def _connection(
+    port: int, request: bytes, stream: bool, deadline: float, tally: Tally
+) -> None:
     reader = writer = None
     while time.perf_counter() < deadline:
         try:
@@ -97,8 +102,7 @@ async def _connection(port: int, request: bytes, stream: bool, deadline: float,
             if not keep:
                 writer.close()
                 writer = None
-        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError,
-                ValueError) as e:
+        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as e:
             tally.errors += 1
             tally.last_error = repr(e)
             if writer is not None:
@@ -109,8 +113,16 @@ async def _connection(port: int, request: bytes, stream: bool, deadline: float,
         writer.close()
 
 
-async def run_load(port: int, path: str, headers: dict[str, str], body: bytes, *, stream: bool,
-                   connections: int, seconds: float) -> dict[str, Any]:
+async def run_load(
+    port: int,
+    path: str,
+    headers: dict[str, str],
+    body: bytes,
+    *,
+    stream: bool,
+    connections: int,
+    seconds: float,
+) -> dict[str, Any]:
     """Drive ``connections`` keep-alive connections for ``seconds``; returns the figures."""
     request = build_request(port, path, headers, body)
     tally = Tally()
@@ -146,10 +158,17 @@ def main(argv: list[str] | None = None) -> None:
         spec = json.load(f)
     import uvloop
 
-    result = uvloop.run(run_load(
-        int(spec["port"]), spec["path"], spec["headers"], spec["body"].encode(),
-        stream=bool(spec["stream"]), connections=int(spec["connections"]),
-        seconds=float(spec["seconds"])))
+    result = uvloop.run(
+        run_load(
+            int(spec["port"]),
+            spec["path"],
+            spec["headers"],
+            spec["body"].encode(),
+            stream=bool(spec["stream"]),
+            connections=int(spec["connections"]),
+            seconds=float(spec["seconds"]),
+        )
+    )
     json.dump(result, sys.stdout)
     sys.stdout.write("\n")
 

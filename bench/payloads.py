@@ -39,30 +39,42 @@ _CONTENT = (
     "closer to vermilion; more yellow makes it lighter, towards amber."
 )
 
-COMPLETION = _compact({
-    "id": "chatcmpl-bench",
-    "object": "chat.completion",
-    "created": 1700000000,
-    "model": MODEL,
-    "choices": [{
-        "index": 0,
-        "message": {"role": "assistant", "content": _CONTENT},
-        "logprobs": None,
-        "finish_reason": "stop",
-    }],
-    "usage": {"prompt_tokens": 14, "completion_tokens": 34, "total_tokens": 48},
-    "system_fingerprint": "fp_bench0001",
-})
+COMPLETION = _compact(
+    {
+        "id": "chatcmpl-bench",
+        "object": "chat.completion",
+        "created": 1700000000,
+        "model": MODEL,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": _CONTENT},
+                "logprobs": None,
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {"prompt_tokens": 14, "completion_tokens": 34, "total_tokens": 48},
+        "system_fingerprint": "fp_bench0001",
+    }
+)
 
-FAILURE = _compact({"error": {
-    "message": "The server is overloaded (fake upstream).",
-    "type": "server_error", "param": None, "code": None,
-}})
+FAILURE = _compact(
+    {
+        "error": {
+            "message": "The server is overloaded (fake upstream).",
+            "type": "server_error",
+            "param": None,
+            "code": None,
+        }
+    }
+)
 
 
 def _event(delta: dict[str, str], finish: str | None) -> bytes:
     chunk = {
-        "id": "chatcmpl-bench", "object": "chat.completion.chunk", "created": 1700000000,
+        "id": "chatcmpl-bench",
+        "object": "chat.completion.chunk",
+        "created": 1700000000,
         "model": MODEL,
         "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
     }

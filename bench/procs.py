@@ -84,15 +84,27 @@ class Procs:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def start(self, name: str, argv: Sequence[str], *, cpu: int | None = None,
-              env: Mapping[str, str] | None = None, cwd: Path | None = None
-              ) -> subprocess.Popen[bytes]:
+    def start(
+        self,
+        name: str,
+        argv: Sequence[str],
+        *,
+        cpu: int | None = None,
+        env: Mapping[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> subprocess.Popen[bytes]:
         """Start ``argv`` (pinned to ``cpu``); its output goes to ``<logdir>/<name>.log``."""
         log = open(self.logdir / f"{name}.log", "wb")  # the child keeps its own copy
         try:
-            proc = subprocess.Popen(pinned(argv, cpu), stdout=log, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, env=dict(env or os.environ),
-                                    cwd=cwd, start_new_session=True)
+            proc = subprocess.Popen(
+                pinned(argv, cpu),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=dict(env or os.environ),
+                cwd=cwd,
+                start_new_session=True,
+            )
         finally:
             log.close()
         proc.name = name  # type: ignore[attr-defined]
@@ -106,14 +118,16 @@ class Procs:
         except OSError:
             return ""
 
-    def wait_http(self, proc: subprocess.Popen[bytes], port: int, path: str = "/health",
-                  timeout: float = 20.0) -> None:
+    def wait_http(
+        self, proc: subprocess.Popen[bytes], port: int, path: str = "/health", timeout: float = 20.0
+    ) -> None:
         """Wait until ``GET path`` on ``port`` answers 200; fail if the process exits first."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if proc.poll() is not None:
-                raise ProcError(f"{proc.args} exited with {proc.returncode}:\n"
-                                f"{self.log_tail(proc)}")
+                raise ProcError(
+                    f"{proc.args} exited with {proc.returncode}:\n{self.log_tail(proc)}"
+                )
             try:
                 conn = http.client.HTTPConnection(LOOPBACK, port, timeout=1.0)
                 conn.request("GET", path)
@@ -124,8 +138,10 @@ class Procs:
             except OSError:
                 pass
             time.sleep(0.1)
-        raise ProcError(f"{proc.args} not healthy on {LOOPBACK}:{port}{path} after {timeout}s:\n"
-                        f"{self.log_tail(proc)}")
+        raise ProcError(
+            f"{proc.args} not healthy on {LOOPBACK}:{port}{path} after {timeout}s:\n"
+            f"{self.log_tail(proc)}"
+        )
 
     def stop(self, proc: subprocess.Popen[bytes], grace: float = 5.0) -> None:
         """SIGTERM ``proc`` by PID, SIGKILL it after ``grace``; then any child it left."""

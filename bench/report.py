@@ -13,8 +13,19 @@ from typing import Any
 
 Row = dict[str, Any]
 
-_COLUMNS = ("scenario", "target", "req/s@32", "p50@1", "p99@1", "TTFB p50", "CPU/req",
-            "+p50", "+p99", "+TTFB", "req/s ratio")
+_COLUMNS = (
+    "scenario",
+    "target",
+    "req/s@32",
+    "p50@1",
+    "p99@1",
+    "TTFB p50",
+    "CPU/req",
+    "+p50",
+    "+p99",
+    "+TTFB",
+    "req/s ratio",
+)
 
 
 def add_overhead(rows: list[Row]) -> None:
@@ -46,10 +57,17 @@ def _cells(row: Row) -> list[str]:
     cpu = row.get("cpu_us_per_req")
     ratio = over.get("rps_ratio")
     return [
-        row["scenario"], row["target"], f"{row['rps']:,.0f}", _ms(row["p50_ms"]),
-        _ms(row["p99_ms"]), _ms(row["ttfb_p50_ms"]), f"{cpu:.0f} µs" if cpu else "-",
-        _ms(over.get("p50_added_ms"), True), _ms(over.get("p99_added_ms"), True),
-        _ms(over.get("ttfb_p50_added_ms"), True), f"{ratio:.2f}" if ratio else "-",
+        row["scenario"],
+        row["target"],
+        f"{row['rps']:,.0f}",
+        _ms(row["p50_ms"]),
+        _ms(row["p99_ms"]),
+        _ms(row["ttfb_p50_ms"]),
+        f"{cpu:.0f} µs" if cpu else "-",
+        _ms(over.get("p50_added_ms"), True),
+        _ms(over.get("p99_added_ms"), True),
+        _ms(over.get("ttfb_p50_added_ms"), True),
+        f"{ratio:.2f}" if ratio else "-",
     ]
 
 
@@ -62,11 +80,19 @@ def table(rows: list[Row]) -> str:
     right = [i >= 2 for i in range(len(_COLUMNS))]
 
     def line(cells: list[str]) -> str:
-        out = [c.rjust(w) if r else c.ljust(w) for c, w, r in zip(cells, widths, right, strict=True)]
+        out = [
+            c.rjust(w) if r else c.ljust(w) for c, w, r in zip(cells, widths, right, strict=True)
+        ]
         return "| " + " | ".join(out) + " |"
 
-    sep = "|" + "|".join(("-" * (w + 1) + ":") if r else ("-" * (w + 2))
-                         for w, r in zip(widths, right, strict=True)) + "|"
+    sep = (
+        "|"
+        + "|".join(
+            ("-" * (w + 1) + ":") if r else ("-" * (w + 2))
+            for w, r in zip(widths, right, strict=True)
+        )
+        + "|"
+    )
     lines = [line(list(_COLUMNS)), sep, *(line(c) for c in measured)]
     lines += [f"{c[0]} / {c[1]}: {c[2]}" for c in skipped]
     return "\n".join(lines)
@@ -102,8 +128,13 @@ def plot(path: Path, rows: list[Row]) -> None:
     for r in measured:
         points = r["runs"]["latency"]["curve_ms"]
         style = "-" if r["target"] == "direct" else "--"
-        curves.plot([p for p, _ in points], [v for _, v in points], style, marker=".",
-                    label=f"{r['scenario']} / {r['target']}")
+        curves.plot(
+            [p for p, _ in points],
+            [v for _, v in points],
+            style,
+            marker=".",
+            label=f"{r['scenario']} / {r['target']}",
+        )
     curves.set_yscale("log")
     curves.set_xlabel("percentile")
     curves.set_ylabel("latency at 1 connection (ms, log)")
@@ -113,10 +144,10 @@ def plot(path: Path, rows: list[Row]) -> None:
 
     width = 0.27
     xs = range(len(measured))
-    for i, (key, label) in enumerate((("p50_ms", "p50"), ("p99_ms", "p99"),
-                                      ("ttfb_p50_ms", "TTFB p50"))):
-        bars.bar([x + (i - 1) * width for x in xs], [r[key] for r in measured], width,
-                 label=label)
+    for i, (key, label) in enumerate(
+        (("p50_ms", "p50"), ("p99_ms", "p99"), ("ttfb_p50_ms", "TTFB p50"))
+    ):
+        bars.bar([x + (i - 1) * width for x in xs], [r[key] for r in measured], width, label=label)
     bars.set_xticks(list(xs), [f"{r['scenario']}\n{r['target']}" for r in measured], fontsize=8)
     bars.set_ylabel("ms")
     bars.set_title("p50 / p99 / TTFB p50 at one connection")

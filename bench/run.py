@@ -64,10 +64,13 @@ class Options:
 
     @classmethod
     def from_env(cls, env: dict[str, str]) -> Options:
-        return cls(seconds=float(env.get("BENCH_SECONDS") or 5),
-                   chunks=int(env.get("BENCH_CHUNKS") or 20),
-                   scenarios=scenarios.select(env.get("BENCH_SCENARIOS")),
-                   gateway=gateway_command(env), pin=procs.can_pin())
+        return cls(
+            seconds=float(env.get("BENCH_SECONDS") or 5),
+            chunks=int(env.get("BENCH_CHUNKS") or 20),
+            scenarios=scenarios.select(env.get("BENCH_SCENARIOS")),
+            gateway=gateway_command(env),
+            pin=procs.can_pin(),
+        )
 
 
 def gateway_command(env: dict[str, str]) -> list[str]:
@@ -116,8 +119,19 @@ class Bench:
     def start_upstream(self) -> None:
         port = procs.free_port()
         proc = self.procs.start(
-            "upstream", [sys.executable, "-m", "bench.upstream", "--port", str(port),
-                         "--chunks", str(self.opts.chunks)], cpu=self.cpu("load"), cwd=REPO)
+            "upstream",
+            [
+                sys.executable,
+                "-m",
+                "bench.upstream",
+                "--port",
+                str(port),
+                "--chunks",
+                str(self.opts.chunks),
+            ],
+            cpu=self.cpu("load"),
+            cwd=REPO,
+        )
         self.procs.wait_http(proc, port)
         self.upstream_port, self.upstream_pid = port, proc.pid
 
@@ -132,8 +146,16 @@ class Bench:
         self._gateways_started += 1
         n = self._gateways_started
         port = procs.free_port()
-        argv = [*self.opts.gateway, "serve", "--host", LOOPBACK, "--port", str(port),
-                "--data-dir", str(self.workdir / f"gateway-{n}")]
+        argv = [
+            *self.opts.gateway,
+            "serve",
+            "--host",
+            LOOPBACK,
+            "--port",
+            str(port),
+            "--data-dir",
+            str(self.workdir / f"gateway-{n}"),
+        ]
         if text:
             path = self.workdir / f"settings-{n}.toml"
             path.write_text(text)
@@ -152,8 +174,9 @@ class Bench:
     def targets(self, scenario: Scenario) -> list[Target]:
         out = []
         if scenario.direct:
-            out.append(Target("direct", self.upstream_port, scenario.direct_headers(),
-                              self.upstream_pid))
+            out.append(
+                Target("direct", self.upstream_port, scenario.direct_headers(), self.upstream_pid)
+            )
         try:
             port, pid = self.gateway(scenario)
         except procs.ProcError as e:
@@ -162,30 +185,52 @@ class Bench:
             out.append(Target("lockgate", port, scenario.gateway_headers(self.upstream_url), pid))
         return out
 
-    def loadclient(self, scenario: Scenario, target: Target, connections: int,
-                   seconds: float) -> dict[str, Any]:
+    def loadclient(
+        self, scenario: Scenario, target: Target, connections: int, seconds: float
+    ) -> dict[str, Any]:
         spec = self.workdir / "loadclient.json"
-        spec.write_text(json.dumps({
-            "port": target.port, "path": scenario.path, "headers": target.headers,
-            "body": scenario.body.decode(), "stream": scenario.stream,
-            "connections": connections, "seconds": seconds}))
-        argv = procs.pinned([sys.executable, "-m", "bench.loadclient", str(spec)],
-                            self.cpu("load"))
-        done = subprocess.run(argv, capture_output=True, text=True, cwd=REPO,
-                              timeout=seconds + 30, check=False)
+        spec.write_text(
+            json.dumps(
+                {
+                    "port": target.port,
+                    "path": scenario.path,
+                    "headers": target.headers,
+                    "body": scenario.body.decode(),
+                    "stream": scenario.stream,
+                    "connections": connections,
+                    "seconds": seconds,
+                }
+            )
+        )
+        argv = procs.pinned([sys.executable, "-m", "bench.loadclient", str(spec)], self.cpu("load"))
+        done = subprocess.run(
+            argv, capture_output=True, text=True, cwd=REPO, timeout=seconds + 30, check=False
+        )
         if done.returncode != 0:
             raise RuntimeError(f"loadclient failed: {done.stderr[-2000:]}")
         return json.loads(done.stdout)
 
-    def wrk(self, scenario: Scenario, target: Target, connections: int,
-            seconds: float) -> dict[str, Any]:
+    def wrk(
+        self, scenario: Scenario, target: Target, connections: int, seconds: float
+    ) -> dict[str, Any]:
         url = f"http://{LOOPBACK}:{target.port}{scenario.path}"
-        return wrk.run(url, scenario.body, target.headers, connections=connections,
-                       seconds=seconds, workdir=self.workdir, cpu=self.cpu("load"))
+        return wrk.run(
+            url,
+            scenario.body,
+            target.headers,
+            connections=connections,
+            seconds=seconds,
+            workdir=self.workdir,
+            cpu=self.cpu("load"),
+        )
 
     def measure(self, scenario: Scenario, target: Target) -> report.Row:
-        row: report.Row = {"scenario": scenario.name, "target": target.name,
-                           "stream": scenario.stream, "baseline": scenario.baseline}
+        row: report.Row = {
+            "scenario": scenario.name,
+            "target": target.name,
+            "stream": scenario.stream,
+            "baseline": scenario.baseline,
+        }
         problem = target.skip or probe(target.port, scenario, target.headers)
         if problem:
             row["skipped"] = problem
@@ -203,12 +248,15 @@ class Bench:
             runs["ttfb"] = self.loadclient(scenario, target, 1, s.ttfb_seconds)
         done = runs["throughput"]["requests"] or 1
         row.update(
-            rps=runs["throughput"]["rps"], p50_ms=runs["latency"]["p50_ms"],
-            p99_ms=runs["latency"]["p99_ms"], ttfb_p50_ms=runs["ttfb"]["ttfb_p50_ms"],
+            rps=runs["throughput"]["rps"],
+            p50_ms=runs["latency"]["p50_ms"],
+            p99_ms=runs["latency"]["p99_ms"],
+            ttfb_p50_ms=runs["ttfb"]["ttfb_p50_ms"],
             cpu_us_per_req=(cpu1[0] - cpu0[0]) / done * 1e6,
             upstream_cpu_us_per_req=(cpu1[1] - cpu0[1]) / done * 1e6,
             errors=sum(r["errors"] for k, r in runs.items() if k != "warmup"),
-            runs=runs)
+            runs=runs,
+        )
         return row
 
 
@@ -216,8 +264,12 @@ def probe(port: int, scenario: Scenario, headers: dict[str, str]) -> str | None:
     """One request, checked by hand; returns why the row cannot be measured, or None."""
     try:
         conn = http.client.HTTPConnection(LOOPBACK, port, timeout=10)
-        conn.request("POST", scenario.path, body=scenario.body,
-                     headers={"Content-Type": "application/json", **headers})
+        conn.request(
+            "POST",
+            scenario.path,
+            body=scenario.body,
+            headers={"Content-Type": "application/json", **headers},
+        )
         resp = conn.getresponse()
         body = resp.read()
         conn.close()
@@ -241,19 +293,35 @@ def main() -> int:
     opts = Options.from_env(dict(os.environ))
     if not wrk.available():
         raise SystemExit("wrk not found: install the wrk package (apt-get install -y wrk)")
-    pinning = ("gateway on CPU 1; upstream and load generators on CPU 0" if opts.pin
-               else "not pinned (taskset or a second CPU missing)")
+    pinning = (
+        "gateway on CPU 1; upstream and load generators on CPU 0"
+        if opts.pin
+        else "not pinned (taskset or a second CPU missing)"
+    )
     meta: dict[str, Any] = {
         "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": machine.spec(),
-        "settings": {"seconds": opts.seconds, "latency_seconds": opts.latency_seconds,
-                     "ttfb_seconds": opts.ttfb_seconds, "connections": CONNECTIONS,
-                     "stream_chunks": opts.chunks, "pinning": pinning,
-                     "gateway_command": opts.gateway},
-        "scenarios": [{"name": s.name, "path": s.path, "stream": s.stream,
-                       "headers": dict(s.headers), "settings": s.settings,
-                       "direct": s.direct, "compare_to": s.baseline}
-                      for s in opts.scenarios],
+        "settings": {
+            "seconds": opts.seconds,
+            "latency_seconds": opts.latency_seconds,
+            "ttfb_seconds": opts.ttfb_seconds,
+            "connections": CONNECTIONS,
+            "stream_chunks": opts.chunks,
+            "pinning": pinning,
+            "gateway_command": opts.gateway,
+        },
+        "scenarios": [
+            {
+                "name": s.name,
+                "path": s.path,
+                "stream": s.stream,
+                "headers": dict(s.headers),
+                "settings": s.settings,
+                "direct": s.direct,
+                "compare_to": s.baseline,
+            }
+            for s in opts.scenarios
+        ],
     }
     rows: list[report.Row] = []
     workdir = Path(tempfile.mkdtemp(prefix="lockgate-bench-"))
@@ -277,8 +345,11 @@ def main() -> int:
     print(f"wrote {OUT / 'results.json'} and {OUT / 'latency.png'} ({meta['duration_s']} s)")
     bad = [r for r in rows if r.get("skipped") or r.get("errors")]
     for r in bad:
-        print(f"warning: {r['scenario']} / {r['target']}: "
-              f"{r.get('skipped') or str(r['errors']) + ' errors'}", file=sys.stderr)
+        print(
+            f"warning: {r['scenario']} / {r['target']}: "
+            f"{r.get('skipped') or str(r['errors']) + ' errors'}",
+            file=sys.stderr,
+        )
     return 1 if bad else 0
 
 

@@ -68,19 +68,27 @@ class Scenario:
 
 def fallback_config(first: str = UPSTREAM + payloads.FAIL_PREFIX + "/v1") -> str:
     """An ``x-portkey-config`` whose first target answers 503 and whose second one works."""
-    return json.dumps({
-        "strategy": {"mode": "fallback"},
-        "targets": [
-            {"provider": "openai", "api_key": "sk-bench", "custom_host": first},
-            {"provider": "openai", "api_key": "sk-bench", "custom_host": UPSTREAM + "/v1"},
-        ],
-    }, separators=(",", ":"))
+    return json.dumps(
+        {
+            "strategy": {"mode": "fallback"},
+            "targets": [
+                {"provider": "openai", "api_key": "sk-bench", "custom_host": first},
+                {"provider": "openai", "api_key": "sk-bench", "custom_host": UPSTREAM + "/v1"},
+            ],
+        },
+        separators=(",", ":"),
+    )
 
 
-SIMPLE_CACHE = json.dumps({
-    "provider": "openai", "api_key": "sk-bench", "custom_host": UPSTREAM + "/v1",
-    "cache": {"mode": "simple"},
-}, separators=(",", ":"))
+SIMPLE_CACHE = json.dumps(
+    {
+        "provider": "openai",
+        "api_key": "sk-bench",
+        "custom_host": UPSTREAM + "/v1",
+        "cache": {"mode": "simple"},
+    },
+    separators=(",", ":"),
+)
 
 SCENARIOS: list[Scenario] = [
     Scenario("chat"),
@@ -89,12 +97,26 @@ SCENARIOS: list[Scenario] = [
 """Run by default (``make bench``)."""
 
 OPTIONAL: list[Scenario] = [
-    Scenario("fallback", direct=False, compare_to="chat",
-             headers={"x-portkey-config": fallback_config(), "x-portkey-provider": None,
-                      "x-portkey-custom-host": None}),
-    Scenario("cache-hit", direct=False, compare_to="chat",
-             headers={"x-portkey-config": SIMPLE_CACHE, "x-portkey-provider": None,
-                      "x-portkey-custom-host": None}),
+    Scenario(
+        "fallback",
+        direct=False,
+        compare_to="chat",
+        headers={
+            "x-portkey-config": fallback_config(),
+            "x-portkey-provider": None,
+            "x-portkey-custom-host": None,
+        },
+    ),
+    Scenario(
+        "cache-hit",
+        direct=False,
+        compare_to="chat",
+        headers={
+            "x-portkey-config": SIMPLE_CACHE,
+            "x-portkey-provider": None,
+            "x-portkey-custom-host": None,
+        },
+    ),
 ]
 """Run only when named, e.g. ``BENCH_SCENARIOS=chat,fallback`` (``all`` runs every scenario)."""
 

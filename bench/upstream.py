@@ -47,8 +47,9 @@ class FakeUpstream:
         if request.method == "GET" and path == "/health":
             return web.Response(text="ok")
         if request.method != "POST" or not path.endswith("/chat/completions"):
-            return web.Response(status=404, body=b'{"error":{"message":"not found"}}',
-                                headers=_JSON)
+            return web.Response(
+                status=404, body=b'{"error":{"message":"not found"}}', headers=_JSON
+            )
         body = await request.read()
         if path.startswith(payloads.FAIL_PREFIX + "/") or _FAIL_MARK in body:
             return web.Response(status=503, body=payloads.FAILURE, headers=_JSON)
@@ -67,7 +68,9 @@ class FakeUpstream:
         return resp
 
 
-async def start(host: str = "127.0.0.1", port: int = 0, **options: float) -> tuple[web.BaseRunner, int]:
+async def start(
+    host: str = "127.0.0.1", port: int = 0, **options: float
+) -> tuple[web.BaseRunner, int]:
     """Start the fake upstream in the running loop; returns its runner and the bound port."""
     if not ipaddress.ip_address(host).is_loopback:
         raise ValueError(f"the fake upstream listens on loopback only, not {host}")
@@ -80,8 +83,9 @@ async def start(host: str = "127.0.0.1", port: int = 0, **options: float) -> tup
 
 
 async def _serve(args: argparse.Namespace) -> None:
-    runner, _ = await start(args.host, args.port, chunks=args.chunks,
-                            chunk_delay_ms=args.chunk_delay_ms)
+    runner, _ = await start(
+        args.host, args.port, chunks=args.chunks, chunk_delay_ms=args.chunk_delay_ms
+    )
     try:
         await asyncio.Event().wait()  # until SIGTERM/SIGINT
     finally:
@@ -89,7 +93,9 @@ async def _serve(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(prog="python -m bench.upstream", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(
+        prog="python -m bench.upstream", description=__doc__.split("\n")[0]
+    )
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--chunks", type=int, default=20, help="content chunks per streamed answer")

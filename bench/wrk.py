@@ -50,27 +50,49 @@ def _lua_string(text: str) -> str:
 
 def script(body: bytes, headers: Mapping[str, str]) -> str:
     """The lua script for one row: POST ``body`` with ``headers`` and a JSON ``done()``."""
-    lines = ['wrk.method = "POST"', f"wrk.body = {_lua_string(body.decode())}",
-             'wrk.headers["Content-Type"] = "application/json"']
+    lines = [
+        'wrk.method = "POST"',
+        f"wrk.body = {_lua_string(body.decode())}",
+        'wrk.headers["Content-Type"] = "application/json"',
+    ]
     for name, value in headers.items():
         lines.append(f"wrk.headers[ {_lua_string(name)} ] = {_lua_string(value)}")
     pcts = ", ".join(str(p) for p in CURVE)
     return "\n".join(lines) + _DONE % {"pcts": pcts, "mark": _MARK}
 
 
-def run(url: str, body: bytes, headers: Mapping[str, str], *, connections: int, seconds: float,
-        workdir: Path, cpu: int | None = None) -> dict[str, object]:
+def run(
+    url: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    *,
+    connections: int,
+    seconds: float,
+    workdir: Path,
+    cpu: int | None = None,
+) -> dict[str, object]:
     """Run wrk against ``url``; returns req/s, error counts and latency percentiles in ms."""
     lua = workdir / "row.lua"
     lua.write_text(script(body, headers))
-    argv: Sequence[str] = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s",
-                           "--timeout", "5s", "--latency", "-s", str(lua), url]
-    proc = subprocess.run(pinned(argv, cpu), capture_output=True, text=True,
-                          timeout=seconds + 30, check=False)
+    argv: Sequence[str] = [
+        "wrk",
+        "-t1",
+        f"-c{connections}",
+        f"-d{max(1, round(seconds))}s",
+        "--timeout",
+        "5s",
+        "--latency",
+        "-s",
+        str(lua),
+        url,
+    ]
+    proc = subprocess.run(
+        pinned(argv, cpu), capture_output=True, text=True, timeout=seconds + 30, check=False
+    )
     line = next((ln for ln in proc.stdout.splitlines() if ln.startswith(_MARK)), None)
     if proc.returncode != 0 or line is None:
         raise RuntimeError(f"wrk failed ({proc.returncode}): {proc.stderr or proc.stdout}")
-    raw = json.loads(line[len(_MARK):])
+    raw = json.loads(line[len(_MARK) :])
     errors = raw["errors"]
     secs = raw["duration_us"] / 1e6
     ok = raw["requests"] - errors["status"]
