@@ -29,16 +29,25 @@ ADMIN_ROUTES: list[Callable[[web.Application], None]] = []
 
 def make_session(settings: Settings) -> aiohttp.ClientSession:
     """One pooled session per process; bodies relayed as they come (no decompression)."""
-    connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, ttl_dns_cache=300,
-                                     keepalive_timeout=30)
-    timeout = aiohttp.ClientTimeout(total=None, connect=settings.connect_timeout_s,
-                                    sock_read=settings.stream_idle_timeout_s)
-    return aiohttp.ClientSession(connector=connector, timeout=timeout, auto_decompress=False,
-                                 skip_auto_headers=("Accept-Encoding",), cookie_jar=aiohttp.DummyCookieJar())
+    connector = aiohttp.TCPConnector(
+        limit=0, limit_per_host=0, ttl_dns_cache=300, keepalive_timeout=30
+    )
+    timeout = aiohttp.ClientTimeout(
+        total=None, connect=settings.connect_timeout_s, sock_read=settings.stream_idle_timeout_s
+    )
+    return aiohttp.ClientSession(
+        connector=connector,
+        timeout=timeout,
+        auto_decompress=False,
+        skip_auto_headers=("Accept-Encoding",),
+        cookie_jar=aiohttp.DummyCookieJar(),
+    )
 
 
 def create_app(settings: Settings, features: list[Feature] | None = None) -> web.Application:
-    app = web.Application(client_max_size=settings.max_body_bytes, handler_args={"max_field_size": 65536})
+    app = web.Application(
+        client_max_size=settings.max_body_bytes, handler_args={"max_field_size": 65536}
+    )
     services = Services(
         settings=settings,
         providers=registry_with_overrides({k: v.base_url for k, v in settings.providers.items()}),

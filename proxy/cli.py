@@ -16,8 +16,13 @@ def _serve(args: argparse.Namespace) -> int:
     from proxy.server import configure_logging, serve
 
     try:
-        settings = load_settings(args.settings, host=args.host, port=args.port,
-                                 data_dir=args.data_dir, workers=args.workers)
+        settings = load_settings(
+            args.settings,
+            host=args.host,
+            port=args.port,
+            data_dir=args.data_dir,
+            workers=args.workers,
+        )
     except SettingsError as e:
         print(f"lockgate: {e}", file=sys.stderr)
         return 2
@@ -27,7 +32,9 @@ def _serve(args: argparse.Namespace) -> int:
 
 def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--settings", help="TOML settings file (also LOCKGATE_SETTINGS)")
-    p.add_argument("--data-dir", dest="data_dir", help="where the SQLite file lives (default ./data)")
+    p.add_argument(
+        "--data-dir", dest="data_dir", help="where the SQLite file lives (default ./data)"
+    )
 
 
 def parser() -> argparse.ArgumentParser:

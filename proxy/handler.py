@@ -25,8 +25,11 @@ SERVICES: web.AppKey[Services] = web.AppKey("services", Services)
 
 def error_response(err: GatewayError, trace_id: str) -> web.Response:
     return web.Response(
-        status=err.status, body=err.body(), content_type="application/json",
-        headers={"x-portkey-trace-id": trace_id, "x-portkey-gateway-exception": "true"})
+        status=err.status,
+        body=err.body(),
+        content_type="application/json",
+        headers={"x-portkey-trace-id": trace_id, "x-portkey-gateway-exception": "true"},
+    )
 
 
 async def handle(request: web.Request) -> web.StreamResponse:
@@ -38,8 +41,11 @@ async def handle(request: web.Request) -> web.StreamResponse:
         try:
             call.body = await request.read()
         except web.HTTPRequestEntityTooLarge:
-            raise GatewayError(413, "request body is larger than the gateway's limit of "
-                                    f"{services.settings.max_body_bytes} bytes") from None
+            raise GatewayError(
+                413,
+                "request body is larger than the gateway's limit of "
+                f"{services.settings.max_body_bytes} bytes",
+            ) from None
         await fill_call(call, services)
         assert services.chain is not None
         reply = await services.chain(call)
@@ -48,8 +54,9 @@ async def handle(request: web.Request) -> web.StreamResponse:
         response = error_response(e, call.trace_id)
         outcome = _failed(call, e.status, e.message, response)
     except Exception:
-        log.exception("unhandled error on %s %s (trace %s)", request.method, request.path,
-                      call.trace_id)
+        log.exception(
+            "unhandled error on %s %s (trace %s)", request.method, request.path, call.trace_id
+        )
         e = GatewayError(500, "Something went wrong")
         response = error_response(e, call.trace_id)
         outcome = _failed(call, 500, "internal error", response)
@@ -62,9 +69,14 @@ async def handle(request: web.Request) -> web.StreamResponse:
 
 
 def _failed(call: Call, status: int, message: str, response: web.Response) -> Outcome:
-    return Outcome(status=status, latency_ms=(time.perf_counter() - call.started) * 1000,
-                   streamed=False, complete=False, error=message,
-                   body=response.body if isinstance(response.body, bytes) else None)
+    return Outcome(
+        status=status,
+        latency_ms=(time.perf_counter() - call.started) * 1000,
+        streamed=False,
+        complete=False,
+        error=message,
+        body=response.body if isinstance(response.body, bytes) else None,
+    )
 
 
 _NOT_FOUND = msgspec.json.encode({"message": "Not Found", "ok": False})

@@ -166,8 +166,9 @@ async def fill_call(call: Call, services: Services) -> None:
                     "x-portkey-config: the config names no provider or targets; pass "
                     "x-portkey-provider or put a provider in the config",
                 )
-            config = msgspec.structs.replace(config, provider=provider,
-                                             api_key=config.api_key or provider_key(h))
+            config = msgspec.structs.replace(
+                config, provider=provider, api_key=config.api_key or provider_key(h)
+            )
     elif provider is not None:
         config = Target(provider=provider, api_key=provider_key(h))
     elif services.default_config is not None:
@@ -215,8 +216,10 @@ async def fill_call(call: Call, services: Services) -> None:
     if meta is not None:
         if not isinstance(meta, dict):
             raise GatewayError(400, "x-portkey-metadata: expected a JSON object")
-        call.metadata = {str(k): v if isinstance(v, str) else msgspec.json.encode(v).decode()
-                         for k, v in meta.items()}
+        call.metadata = {
+            str(k): v if isinstance(v, str) else msgspec.json.encode(v).decode()
+            for k, v in meta.items()
+        }
     call.cache_namespace = h.get("x-portkey-cache-namespace") or None
     call.force_refresh = h.get("x-portkey-cache-force-refresh", "").strip().lower() in _TRUE
 

@@ -35,15 +35,22 @@ def gateway_headers(call: Call, reply: Reply) -> list[tuple[str, str]]:
     return out
 
 
-async def relay(request: web.Request, call: Call, reply: Reply) -> tuple[web.StreamResponse, Outcome]:
+async def relay(
+    request: web.Request, call: Call, reply: Reply
+) -> tuple[web.StreamResponse, Outcome]:
     headers = reply.headers + gateway_headers(call, reply)
     if reply.chunks is None:
         body = reply.body or b""
         response = web.Response(status=reply.status, body=body, headers=headers)
         return response, Outcome(
-            status=reply.status, latency_ms=(time.perf_counter() - call.started) * 1000,
-            streamed=False, complete=reply.error is None, error=reply.error, body=body,
-            bytes_out=len(body))
+            status=reply.status,
+            latency_ms=(time.perf_counter() - call.started) * 1000,
+            streamed=False,
+            complete=reply.error is None,
+            error=reply.error,
+            body=body,
+            bytes_out=len(body),
+        )
     return await _relay_stream(request, call, reply, headers)
 
 
@@ -98,5 +105,11 @@ async def _relay_stream(
         for tee in reply.tees:
             tee.close(complete)
     return response, Outcome(
-        status=reply.status, latency_ms=(time.perf_counter() - call.started) * 1000,
-        streamed=True, complete=complete, error=error, stream_tail=tail, bytes_out=sent)
+        status=reply.status,
+        latency_ms=(time.perf_counter() - call.started) * 1000,
+        streamed=True,
+        complete=complete,
+        error=error,
+        stream_tail=tail,
+        bytes_out=sent,
+    )

@@ -26,10 +26,16 @@ def serve_one(settings: Settings, *, reuse_port: bool) -> None:
     app = create_app(settings)
     uvloop.install()
     web.run_app(
-        app, host=settings.host, port=settings.port, reuse_port=reuse_port or None,
-        shutdown_timeout=settings.shutdown_grace_s, access_log=None, handle_signals=True,
-        print=lambda *_: log.info("lockgate listening on http://%s:%s (pid %d)",
-                                  settings.host, settings.port, os.getpid()),
+        app,
+        host=settings.host,
+        port=settings.port,
+        reuse_port=reuse_port or None,
+        shutdown_timeout=settings.shutdown_grace_s,
+        access_log=None,
+        handle_signals=True,
+        print=lambda *_: log.info(
+            "lockgate listening on http://%s:%s (pid %d)", settings.host, settings.port, os.getpid()
+        ),
     )
 
 
@@ -71,5 +77,8 @@ def serve(settings: Settings) -> int:
 
 
 def configure_logging() -> None:
-    logging.basicConfig(level=os.environ.get("LOCKGATE_LOG_LEVEL", "INFO").upper(),
-                        stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=os.environ.get("LOCKGATE_LOG_LEVEL", "INFO").upper(),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )

@@ -50,7 +50,7 @@ def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
     for name, value in environ.items():
         if not name.startswith("LOCKGATE_") or name == "LOCKGATE_SETTINGS":
             continue
-        path = name[len("LOCKGATE_"):].lower().split("__")
+        path = name[len("LOCKGATE_") :].lower().split("__")
         node = out
         for part in path[:-1]:
             node = node.setdefault(part, {})

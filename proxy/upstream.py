@@ -43,16 +43,42 @@ class Attempt(msgspec.Struct, kw_only=True):
 
 # Request headers never forwarded: hop-by-hop (RFC 9110 §7.6.1), ones aiohttp sets itself, the
 # client's credentials (the provider's auth header is set from the resolved key instead).
-_DROP_REQUEST = frozenset({
-    "connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization",
-    "te", "trailer", "transfer-encoding", "upgrade", "host", "content-length", "expect",
-    "accept-encoding", "authorization", "api-key", "x-api-key", "cookie",
-})
+_DROP_REQUEST = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "host",
+        "content-length",
+        "expect",
+        "accept-encoding",
+        "authorization",
+        "api-key",
+        "x-api-key",
+        "cookie",
+    }
+)
 # Response headers not relayed: hop-by-hop, and lengths the server recomputes.
-DROP_RESPONSE = frozenset({
-    "connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding",
-    "upgrade", "content-length", "date", "server",
-})
+DROP_RESPONSE = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "content-length",
+        "date",
+        "server",
+    }
+)
 _AUTH_HEADER = {"bearer": "Authorization", "api-key": "api-key", "x-api-key": "x-api-key"}
 
 
@@ -67,8 +93,11 @@ def upstream_url(services: Services, target: Target, call: Call) -> str:
     if spec.build_url is not None:
         return spec.build_url(spec, target, call, base)
     if not base:
-        raise GatewayError(400, f"provider '{spec.slug}' needs a custom host "
-                                "(x-portkey-custom-host or the config's custom_host)")
+        raise GatewayError(
+            400,
+            f"provider '{spec.slug}' needs a custom host "
+            "(x-portkey-custom-host or the config's custom_host)",
+        )
     return f"{base}{call.path}?{call.query}" if call.query else base + call.path
 
 
@@ -79,8 +108,12 @@ def upstream_headers(services: Services, target: Target, call: Call) -> dict[str
     for name, value in call.headers.items():
         low = name.lower()
         if low.startswith("x-portkey-") or low in _DROP_REQUEST:
-            if fwd and low in fwd and not low.startswith("x-portkey-") and low not in (
-                    "host", "content-length", "transfer-encoding", "connection"):
+            if (
+                fwd
+                and low in fwd
+                and not low.startswith("x-portkey-")
+                and low not in ("host", "content-length", "transfer-encoding", "connection")
+            ):
                 out[name] = value
             continue
         out[name] = value
@@ -106,8 +139,14 @@ def request_body(target: Target, call: Call) -> bytes:
 
 def _synthetic(status: int, message: str, kind: str, provider: str, path: str) -> Reply:
     err = GatewayError(status, message, kind=kind)
-    return Reply(status=status, headers=[("Content-Type", "application/json")],
-                 body=err.body(), provider=provider, target_path=path, error=message)
+    return Reply(
+        status=status,
+        headers=[("Content-Type", "application/json")],
+        body=err.body(),
+        provider=provider,
+        target_path=path,
+        error=message,
+    )
 
 
 async def attempt(services: Services, call: Call, target: Target, path: str) -> Reply:
@@ -125,17 +164,26 @@ async def attempt(services: Services, call: Call, target: Target, path: str) -> 
     try:
         async with asyncio.timeout(limit):
             resp = await services.session.request(
-                call.method, url, data=body or None, headers=headers, allow_redirects=False)
+                call.method, url, data=body or None, headers=headers, allow_redirects=False
+            )
             ttfb = (time.perf_counter() - t0) * 1000
-            out_headers = [(k, v) for k, v in resp.headers.items() if k.lower() not in DROP_RESPONSE]
+            out_headers = [
+                (k, v) for k, v in resp.headers.items() if k.lower() not in DROP_RESPONSE
+            ]
             ctype = resp.headers.get("Content-Type", "")
             streaming = 200 <= resp.status < 300 and (
-                ctype.startswith("text/event-stream") or resp.content_length is None
-                and resp.headers.get("Transfer-Encoding", "").lower() == "chunked")
+                ctype.startswith("text/event-stream")
+                or resp.content_length is None
+                and resp.headers.get("Transfer-Encoding", "").lower() == "chunked"
+            )
             if streaming:
                 first = await resp.content.readany()
-                reply = Reply(status=resp.status, headers=out_headers,
-                              chunks=_chunks(first, resp), upstream=resp)
+                reply = Reply(
+                    status=resp.status,
+                    headers=out_headers,
+                    chunks=_chunks(first, resp),
+                    upstream=resp,
+                )
             else:
                 data = await resp.read()
                 resp.release()
@@ -148,8 +196,10 @@ async def attempt(services: Services, call: Call, target: Target, path: str) -> 
             msg = f"Request exceeded the timeout sent in the request: {target.request_timeout}ms"
             reply = _synthetic(408, msg, "timeout_error", target.provider, path)
         else:
-            msg = (f"upstream {target.provider} did not answer within "
-                   f"{services.settings.upstream_timeout_s:g}s")
+            msg = (
+                f"upstream {target.provider} did not answer within "
+                f"{services.settings.upstream_timeout_s:g}s"
+            )
             reply = _synthetic(504, msg, "upstream_timeout", target.provider, path)
     except (aiohttp.ClientError, OSError) as e:
         if resp is not None:
@@ -158,10 +208,18 @@ async def attempt(services: Services, call: Call, target: Target, path: str) -> 
         reply = _synthetic(502, msg, "upstream_unreachable", target.provider, path)
     reply.provider = target.provider
     reply.target_path = path
-    call.attempts.append(Attempt(
-        target_path=path, provider=target.provider, url=url.split("?", 1)[0],
-        status=reply.status, latency_ms=(time.perf_counter() - t0) * 1000,
-        ttfb_ms=reply.ttfb_ms, error=reply.error, started_at=started_at))
+    call.attempts.append(
+        Attempt(
+            target_path=path,
+            provider=target.provider,
+            url=url.split("?", 1)[0],
+            status=reply.status,
+            latency_ms=(time.perf_counter() - t0) * 1000,
+            ttfb_ms=reply.ttfb_ms,
+            error=reply.error,
+            started_at=started_at,
+        )
+    )
     return reply
 
 

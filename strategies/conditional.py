@@ -90,7 +90,10 @@ def choose(node: Target, context: dict[str, Any]) -> int:
 
 async def conditional(call: Call, node: Target, path: str, run: RunTarget) -> Reply:
     body = call.json() if call.body else {}
-    context = {"metadata": call.metadata, "params": body if isinstance(body, dict) else {},
-               "url": {"pathname": call.request.path if call.request is not None else call.path}}
+    context = {
+        "metadata": call.metadata,
+        "params": body if isinstance(body, dict) else {},
+        "url": {"pathname": call.request.path if call.request is not None else call.path},
+    }
     i = choose(node, context)
     return await run(call, node.targets[i], child_path(path, i))  # type: ignore[index]

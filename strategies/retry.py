@@ -31,8 +31,11 @@ if TYPE_CHECKING:
 
 
 def retry_after_ms(headers: list[tuple[str, str]]) -> float | None:
-    found: dict[str, str] = {k.lower(): v for k, v in headers
-                             if k.lower() in ("retry-after-ms", "x-ms-retry-after-ms", "retry-after")}
+    found: dict[str, str] = {
+        k.lower(): v
+        for k, v in headers
+        if k.lower() in ("retry-after-ms", "x-ms-retry-after-ms", "retry-after")
+    }
     for name in ("retry-after-ms", "x-ms-retry-after-ms"):
         if name in found:
             try:
@@ -53,7 +56,7 @@ def retry_after_ms(headers: list[tuple[str, str]]) -> float | None:
 
 
 def backoff_ms(retry_index: int, settings: Settings, rnd: random.Random | None = None) -> float:
-    ceiling = min(settings.retry_backoff_ms * (2 ** retry_index), settings.retry_backoff_max_ms)
+    ceiling = min(settings.retry_backoff_ms * (2**retry_index), settings.retry_backoff_max_ms)
     return ceiling * (0.5 + 0.5 * (rnd or random).random())
 
 

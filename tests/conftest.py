@@ -14,7 +14,6 @@ from proxy.settings import load_settings
 from tests.fakes.upstream import FakeUpstream, make_app
 
 
-
 class Served:
     """An aiohttp app served on 127.0.0.1 the way production serves it (run_app's defaults:
     handlers are not cancelled when the client leaves), unlike aiohttp's TestServer."""
@@ -62,11 +61,18 @@ async def make_gateway(upstream: Upstream, tmp_path: Any) -> Any:
     servers: list[Served] = []
 
     async def start(features: list[Any] | None = None, **overrides: Any) -> Gateway:
-        providers = {p: {"base_url": f"{upstream.url}/v1"}
-                     for p in ("openai", "anyscale", "anthropic", "groq", "together-ai")}
+        providers = {
+            p: {"base_url": f"{upstream.url}/v1"}
+            for p in ("openai", "anyscale", "anthropic", "groq", "together-ai")
+        }
         providers.update(overrides.pop("providers", {}))
-        settings = load_settings(environ={}, data_dir=str(tmp_path / "data"),
-                                 providers=providers, retry_backoff_ms=5, **overrides)
+        settings = load_settings(
+            environ={},
+            data_dir=str(tmp_path / "data"),
+            providers=providers,
+            retry_backoff_ms=5,
+            **overrides,
+        )
         server = await Served(create_app(settings, features=features)).start()
         servers.append(server)
         return server
@@ -87,5 +93,7 @@ async def http() -> Any:
         yield session
 
 
-def openai_headers(provider: str = "openai", key: str = "sk-test-123", **extra: str) -> dict[str, str]:
+def openai_headers(
+    provider: str = "openai", key: str = "sk-test-123", **extra: str
+) -> dict[str, str]:
     return {"x-portkey-provider": provider, "Authorization": f"Bearer {key}", **extra}

@@ -34,7 +34,9 @@ def build_url(spec: ProviderSpec, target: Target, call: Call, base: str) -> str:
     elif resource:
         root = f"https://{quote(resource, safe='')}.openai.azure.com/openai"
     else:
-        raise GatewayError(400, "azure-openai needs x-portkey-azure-resource-name (or a custom host)")
+        raise GatewayError(
+            400, "azure-openai needs x-portkey-azure-resource-name (or a custom host)"
+        )
     if deployment and "/deployments/" not in call.path:
         root = f"{root}/deployments/{quote(deployment, safe='')}"
     url = root + call.path

@@ -17,15 +17,18 @@ async def _post(http, url, **kw):
 async def test_missing_provider_is_400(gateway, http):
     status, headers, body = await _post(http, gateway.url, json=CHAT)
     assert status == 400
-    assert json.loads(body) == {"status": "failure", "message":
-                                "Either x-portkey-config or x-portkey-provider header is required"}
+    assert json.loads(body) == {
+        "status": "failure",
+        "message": "Either x-portkey-config or x-portkey-provider header is required",
+    }
     assert headers["Content-Type"].startswith("application/json")
     assert headers["x-portkey-trace-id"]
 
 
 async def test_unknown_provider_is_400_naming_it(gateway, http):
-    status, _, body = await _post(http, gateway.url, json=CHAT,
-                                  headers={"x-portkey-provider": "nope-ai"})
+    status, _, body = await _post(
+        http, gateway.url, json=CHAT, headers={"x-portkey-provider": "nope-ai"}
+    )
     assert status == 400
     assert "unknown provider 'nope-ai'" in json.loads(body)["message"]
 
@@ -50,10 +53,13 @@ async def test_malformed_headers_are_400_saying_which(gateway, http):
 
 
 async def test_bad_config_field_names_the_path(gateway, http):
-    cfg = {"strategy": {"mode": "loadbalance"},
-           "targets": [{"provider": "openai"}, {"provider": "openai", "weight": "heavy"}]}
-    status, _, body = await _post(http, gateway.url, json=CHAT,
-                                  headers={"x-portkey-config": json.dumps(cfg)})
+    cfg = {
+        "strategy": {"mode": "loadbalance"},
+        "targets": [{"provider": "openai"}, {"provider": "openai", "weight": "heavy"}],
+    }
+    status, _, body = await _post(
+        http, gateway.url, json=CHAT, headers={"x-portkey-config": json.dumps(cfg)}
+    )
     assert status == 400
     assert "targets[1].weight: expected a number" in json.loads(body)["message"]
 
@@ -88,8 +94,9 @@ async def test_silent_upstream_is_504_after_default_timeout(make_gateway, upstre
 
 async def test_configured_request_timeout_is_408(gateway, upstream, http):
     upstream.fake.script.append("slow:1000")
-    status, _, body = await _post(http, gateway.url, json=CHAT,
-                                  headers=openai_headers(**{"x-portkey-request-timeout": "100"}))
+    status, _, body = await _post(
+        http, gateway.url, json=CHAT, headers=openai_headers(**{"x-portkey-request-timeout": "100"})
+    )
     assert status == 408
     err = json.loads(body)["error"]
     assert err["message"] == "Request exceeded the timeout sent in the request: 100ms"
@@ -114,10 +121,13 @@ async def test_key_never_in_gateway_errors(make_gateway, http):
 
 async def test_worker_survives_garbage_then_serves(gateway, http):
     for raw in (b"\xff\xfe", b"{", b"[]" * 1000):
-        async with http.post(gateway.url + "/v1/chat/completions", data=raw,
-                             headers={"x-portkey-config": '{"provider": "openai",'
-                                      ' "override_params": {"a": 1}}'}) as r:
+        async with http.post(
+            gateway.url + "/v1/chat/completions",
+            data=raw,
+            headers={"x-portkey-config": '{"provider": "openai", "override_params": {"a": 1}}'},
+        ) as r:
             assert r.status == 400
-    async with http.post(gateway.url + "/v1/chat/completions", json=CHAT,
-                         headers=openai_headers()) as r:
+    async with http.post(
+        gateway.url + "/v1/chat/completions", json=CHAT, headers=openai_headers()
+    ) as r:
         assert r.status == 200

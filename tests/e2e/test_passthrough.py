@@ -18,9 +18,15 @@ async def test_legacy_mode_header_with_requests(gateway, upstream):
     def post() -> requests.Response:
         return requests.post(
             gateway.url + "/v1/chat/completions",
-            headers={"Authorization": "Bearer sk-anyscale-xyz", "x-portkey-api-key": "pk-gw-secret",
-                     "x-portkey-mode": "proxy anyscale", "Content-Type": "application/json"},
-            json=CHAT, timeout=10)
+            headers={
+                "Authorization": "Bearer sk-anyscale-xyz",
+                "x-portkey-api-key": "pk-gw-secret",
+                "x-portkey-mode": "proxy anyscale",
+                "Content-Type": "application/json",
+            },
+            json=CHAT,
+            timeout=10,
+        )
 
     r = await asyncio.to_thread(post)
     assert r.status_code == 200
@@ -36,15 +42,21 @@ async def test_legacy_mode_header_with_requests(gateway, upstream):
 
 async def test_body_is_forwarded_byte_for_byte(gateway, upstream, http):
     raw = b'{"model":"m",  "messages":[{"role":"user","content":"caf\\u00e9"}], "zz":1}'
-    async with http.post(gateway.url + "/v1/chat/completions", data=raw,
-                         headers=openai_headers(**{"Content-Type": "application/json"})) as r:
+    async with http.post(
+        gateway.url + "/v1/chat/completions",
+        data=raw,
+        headers=openai_headers(**{"Content-Type": "application/json"}),
+    ) as r:
         assert r.status == 200
     assert upstream.fake.seen[-1].body == raw
 
 
 async def test_provider_header_and_trace_id_echo(gateway, upstream, http):
-    async with http.post(gateway.url + "/v1/chat/completions", json=CHAT,
-                         headers=openai_headers(**{"x-portkey-trace-id": "trace-abc"})) as r:
+    async with http.post(
+        gateway.url + "/v1/chat/completions",
+        json=CHAT,
+        headers=openai_headers(**{"x-portkey-trace-id": "trace-abc"}),
+    ) as r:
         assert r.status == 200
         assert r.headers["x-portkey-trace-id"] == "trace-abc"
         assert r.headers["x-portkey-cache-status"] == "DISABLED"
@@ -52,8 +64,11 @@ async def test_provider_header_and_trace_id_echo(gateway, upstream, http):
 
 
 async def test_config_header_with_provider_key_and_override_params(gateway, upstream, http):
-    cfg = {"provider": "openai", "api_key": "sk-from-config",
-           "override_params": {"model": "gpt-overridden", "temperature": 0}}
+    cfg = {
+        "provider": "openai",
+        "api_key": "sk-from-config",
+        "override_params": {"model": "gpt-overridden", "temperature": 0},
+    }
     headers = {"x-portkey-config": json.dumps(cfg), "Authorization": "Bearer OPENAI_API_KEY"}
     async with http.post(gateway.url + "/v1/chat/completions", json=CHAT, headers=headers) as r:
         assert r.status == 200
@@ -70,8 +85,11 @@ async def test_custom_host_header_points_anywhere(make_gateway, upstream, http):
     async with http.post(gw.url + "/v1/chat/completions", json=CHAT, headers=headers) as r:
         assert r.status == 200
     cfg = {"provider": "vllm", "custom_host": upstream.url + "/v1"}
-    async with http.post(gw.url + "/v1/completions", json={"model": "m", "prompt": "x"},
-                         headers={"x-portkey-config": json.dumps(cfg)}) as r:
+    async with http.post(
+        gw.url + "/v1/completions",
+        json={"model": "m", "prompt": "x"},
+        headers={"x-portkey-config": json.dumps(cfg)},
+    ) as r:
         assert r.status == 200
         assert (await r.json())["object"] == "text_completion"
     assert upstream.fake.seen[-1].path == "/v1/completions"
@@ -97,19 +115,28 @@ async def test_any_v1_path_get_and_delete_and_query(gateway, upstream, http):
 
 
 async def test_legacy_proxy_prefix(gateway, upstream, http):
-    async with http.post(gateway.url + "/v1/proxy/chat/completions", json=CHAT,
-                         headers={"x-portkey-mode": "proxy openai",
-                                  "Authorization": "Bearer sk-1"}) as r:
+    async with http.post(
+        gateway.url + "/v1/proxy/chat/completions",
+        json=CHAT,
+        headers={"x-portkey-mode": "proxy openai", "Authorization": "Bearer sk-1"},
+    ) as r:
         assert r.status == 200
     assert upstream.fake.seen[-1].path == "/v1/chat/completions"
 
 
 async def test_header_forwarding_rules(gateway, upstream, http):
     upstream.fake.script.append("echo")
-    headers = openai_headers(**{
-        "x-portkey-api-key": "pk-gateway-key", "x-portkey-metadata": '{"_user": "u1"}',
-        "Connection": "keep-alive", "Keep-Alive": "timeout=5", "TE": "trailers",
-        "X-Custom-Thing": "kept", "OpenAI-Organization": "org-1"})
+    headers = openai_headers(
+        **{
+            "x-portkey-api-key": "pk-gateway-key",
+            "x-portkey-metadata": '{"_user": "u1"}',
+            "Connection": "keep-alive",
+            "Keep-Alive": "timeout=5",
+            "TE": "trailers",
+            "X-Custom-Thing": "kept",
+            "OpenAI-Organization": "org-1",
+        }
+    )
     async with http.post(gateway.url + "/v1/chat/completions", json=CHAT, headers=headers) as r:
         echoed = (await r.json())["headers"]
     names = {k.lower() for k in echoed}
@@ -122,8 +149,11 @@ async def test_header_forwarding_rules(gateway, upstream, http):
 async def test_forward_headers_lets_client_auth_through(gateway, upstream, http):
     upstream.fake.script.append("echo")
     cfg = {"provider": "openai", "api_key": "sk-config"}
-    headers = {"x-portkey-config": json.dumps(cfg), "Authorization": "Bearer sk-client-own",
-               "x-portkey-forward-headers": "authorization"}
+    headers = {
+        "x-portkey-config": json.dumps(cfg),
+        "Authorization": "Bearer sk-client-own",
+        "x-portkey-forward-headers": "authorization",
+    }
     async with http.post(gateway.url + "/v1/chat/completions", json=CHAT, headers=headers) as r:
         echoed = (await r.json())["headers"]
     assert echoed["Authorization"] == "Bearer sk-client-own"
@@ -131,8 +161,11 @@ async def test_forward_headers_lets_client_auth_through(gateway, upstream, http)
 
 async def test_anthropic_passthrough_uses_x_api_key(gateway, upstream, http):
     headers = {"x-portkey-provider": "anthropic", "x-api-key": "sk-ant-1"}
-    body = {"model": "claude-3-5-haiku-latest", "max_tokens": 10,
-            "messages": [{"role": "user", "content": "hi"}]}
+    body = {
+        "model": "claude-3-5-haiku-latest",
+        "max_tokens": 10,
+        "messages": [{"role": "user", "content": "hi"}],
+    }
     async with http.post(gateway.url + "/v1/messages", json=body, headers=headers) as r:
         assert r.status == 200
         assert (await r.json())["type"] == "message"
@@ -144,10 +177,13 @@ async def test_anthropic_passthrough_uses_x_api_key(gateway, upstream, http):
 
 async def test_azure_openai_url_from_headers(make_gateway, upstream, http):
     gw = await make_gateway()
-    headers = {"x-portkey-provider": "azure-openai", "Authorization": "Bearer az-key",
-               "x-portkey-custom-host": upstream.url + "/openai",
-               "x-portkey-azure-deployment-id": "dep1",
-               "x-portkey-azure-api-version": "2024-06-01"}
+    headers = {
+        "x-portkey-provider": "azure-openai",
+        "Authorization": "Bearer az-key",
+        "x-portkey-custom-host": upstream.url + "/openai",
+        "x-portkey-azure-deployment-id": "dep1",
+        "x-portkey-azure-api-version": "2024-06-01",
+    }
     async with http.post(gw.url + "/v1/chat/completions", json=CHAT, headers=headers) as r:
         assert r.status == 200
     seen = upstream.fake.seen[-1]
@@ -158,8 +194,9 @@ async def test_azure_openai_url_from_headers(make_gateway, upstream, http):
 
 async def test_upstream_error_passes_through_unchanged(gateway, upstream, http):
     upstream.fake.script.append("400")
-    async with http.post(gateway.url + "/v1/chat/completions", json=CHAT,
-                         headers=openai_headers()) as r:
+    async with http.post(
+        gateway.url + "/v1/chat/completions", json=CHAT, headers=openai_headers()
+    ) as r:
         assert r.status == 400
         assert (await r.json())["error"]["message"] == "fake upstream error 400"
         assert "x-portkey-gateway-exception" not in r.headers

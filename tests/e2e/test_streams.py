@@ -16,9 +16,12 @@ STREAM = {"model": "m", "stream": True, "messages": [{"role": "user", "content":
 async def test_sse_stream_relayed_event_by_event(gateway, upstream):
     events = []
     async with sse_client.EventSource(
-        gateway.url + "/v1/chat/completions", option={"method": "POST"},
+        gateway.url + "/v1/chat/completions",
+        option={"method": "POST"},
         headers=openai_headers(**{"Content-Type": "application/json"}),
-        data=json.dumps(STREAM), reconnection_time=0, max_connect_retry=0,
+        data=json.dumps(STREAM),
+        reconnection_time=0,
+        max_connect_retry=0,
     ) as source:
         async for event in source:
             events.append(event.data)
@@ -34,8 +37,9 @@ async def test_stream_bytes_identical_and_headers(gateway, upstream, http):
     direct = b""
     async with http.post(upstream.url + "/v1/chat/completions", json=STREAM) as r:
         direct = await r.read()
-    async with http.post(gateway.url + "/v1/chat/completions", json=STREAM,
-                         headers=openai_headers()) as r:
+    async with http.post(
+        gateway.url + "/v1/chat/completions", json=STREAM, headers=openai_headers()
+    ) as r:
         assert r.headers["Content-Type"].startswith("text/event-stream")
         assert r.headers["Cache-Control"] == "no-cache"
         assert r.headers["X-Accel-Buffering"] == "no"
@@ -46,8 +50,9 @@ async def test_stream_bytes_identical_and_headers(gateway, upstream, http):
 async def test_chunks_arrive_before_stream_ends(gateway, upstream, http):
     upstream.fake.script.append("slowstream:40")
     loop = asyncio.get_running_loop()
-    async with http.post(gateway.url + "/v1/chat/completions", json=STREAM,
-                         headers=openai_headers()) as r:
+    async with http.post(
+        gateway.url + "/v1/chat/completions", json=STREAM, headers=openai_headers()
+    ) as r:
         t0 = loop.time()
         first = await r.content.readany()
         t_first = loop.time() - t0
@@ -59,8 +64,7 @@ async def test_chunks_arrive_before_stream_ends(gateway, upstream, http):
 
 async def test_client_disconnect_cancels_upstream(gateway, upstream, http):
     upstream.fake.script.append("slowstream:30")
-    r = await http.post(gateway.url + "/v1/chat/completions", json=STREAM,
-                        headers=openai_headers())
+    r = await http.post(gateway.url + "/v1/chat/completions", json=STREAM, headers=openai_headers())
     await r.content.readany()
     r.close()  # the client walks away mid-stream
     for _ in range(100):
@@ -72,8 +76,9 @@ async def test_client_disconnect_cancels_upstream(gateway, upstream, http):
 
 async def test_upstream_cut_ends_client_stream_with_error(gateway, upstream, http):
     upstream.fake.script.append("cut")
-    async with http.post(gateway.url + "/v1/chat/completions", json=STREAM,
-                         headers=openai_headers()) as r:
+    async with http.post(
+        gateway.url + "/v1/chat/completions", json=STREAM, headers=openai_headers()
+    ) as r:
         assert r.status == 200
         try:
             await asyncio.wait_for(r.read(), timeout=5)
@@ -84,13 +89,17 @@ async def test_upstream_cut_ends_client_stream_with_error(gateway, upstream, htt
 
 
 async def test_completions_and_anthropic_streams(gateway, upstream, http):
-    async with http.post(gateway.url + "/v1/completions",
-                         json={"model": "m", "prompt": "x", "stream": True},
-                         headers=openai_headers()) as r:
+    async with http.post(
+        gateway.url + "/v1/completions",
+        json={"model": "m", "prompt": "x", "stream": True},
+        headers=openai_headers(),
+    ) as r:
         body = await r.read()
     assert body.endswith(b"data: [DONE]\n\n")
-    async with http.post(gateway.url + "/v1/messages",
-                         json={"model": "c", "max_tokens": 5, "stream": True, "messages": []},
-                         headers={"x-portkey-provider": "anthropic", "x-api-key": "k"}) as r:
+    async with http.post(
+        gateway.url + "/v1/messages",
+        json={"model": "c", "max_tokens": 5, "stream": True, "messages": []},
+        headers={"x-portkey-provider": "anthropic", "x-api-key": "k"},
+    ) as r:
         body = await r.read()
     assert b"event: message_stop" in body
