@@ -203,8 +203,14 @@ def parse_config(data: bytes | str) -> Target:
     return config_from_object(raw)
 
 
-_INHERITED = ("retry", "cache", "custom_host", "forward_headers", "request_timeout",
-              "strict_open_ai_compliance")
+_INHERITED = (
+    "retry",
+    "cache",
+    "custom_host",
+    "forward_headers",
+    "request_timeout",
+    "strict_open_ai_compliance",
+)
 
 
 def resolve(
@@ -233,7 +239,9 @@ def resolve(
     where = path or "config"
     if node.is_leaf:
         if node.strategy is not None and node.strategy.mode != "single":
-            raise ConfigError(f"{_join(path, 'targets')}: strategy '{node.strategy.mode}' needs targets")
+            raise ConfigError(
+                f"{_join(path, 'targets')}: strategy '{node.strategy.mode}' needs targets"
+            )
         if node.provider is None:
             raise ConfigError(f"{where}: a target needs a provider (or strategy and targets)")
         if node.provider not in known_providers:
@@ -242,8 +250,9 @@ def resolve(
         mode = node.strategy.mode if node.strategy else "single"
         assert node.targets is not None
         kids = [
-            resolve(t, known_providers=known_providers, parent=node,
-                    path=_join(path, f"targets[{i}]"))
+            resolve(
+                t, known_providers=known_providers, parent=node, path=_join(path, f"targets[{i}]")
+            )
             for i, t in enumerate(node.targets)
         ]
         if mode == "loadbalance" and not any(k.weight > 0 for k in kids):
@@ -253,13 +262,18 @@ def resolve(
             strat = node.strategy
             assert strat is not None
             if not strat.conditions:
-                raise ConfigError(f"{_join(path, 'strategy.conditions')}: conditional needs conditions")
+                raise ConfigError(
+                    f"{_join(path, 'strategy.conditions')}: conditional needs conditions"
+                )
             for i, c in enumerate(strat.conditions):
                 if c.then not in names:
                     raise ConfigError(
-                        f"{_join(path, f'strategy.conditions[{i}].then')}: no target named '{c.then}'")
+                        f"{_join(path, f'strategy.conditions[{i}].then')}: no target named '{c.then}'"
+                    )
             if strat.default is not None and strat.default not in names:
-                raise ConfigError(f"{_join(path, 'strategy.default')}: no target named '{strat.default}'")
+                raise ConfigError(
+                    f"{_join(path, 'strategy.default')}: no target named '{strat.default}'"
+                )
         node = msgspec.structs.replace(node, targets=kids)
     if node.custom_host is not None:
         check_custom_host(node.custom_host, _join(path, "custom_host"))
@@ -276,4 +290,6 @@ _HOST_OK = re.compile(r"^https?://[^\s/@]+(?::\d+)?(/[^\s]*)?$", re.I)
 def check_custom_host(url: str, where: str = "custom_host") -> None:
     """An http(s) URL without credentials; anything else is rejected (400)."""
     if not _HOST_OK.match(url):
-        raise ConfigError(f"{where}: invalid custom host '{url[:200]}' (expected http(s)://host[:port][/path])")
+        raise ConfigError(
+            f"{where}: invalid custom host '{url[:200]}' (expected http(s)://host[:port][/path])"
+        )

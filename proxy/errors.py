@@ -29,8 +29,7 @@ class GatewayError(Exception):
     def body(self) -> bytes:
         if self.status in _OPENAI_SHAPED:
             return msgspec.json.encode(
-                {"error": {"message": self.message, "type": self.kind, "param": None,
-                           "code": None}}
+                {"error": {"message": self.message, "type": self.kind, "param": None, "code": None}}
             )
         return msgspec.json.encode({"status": "failure", "message": self.message})
 

@@ -1,0 +1,88 @@
+"""The application factory: routes, the one upstream session, the chain, the features.
+
+Chain order (outermost first), and why:
+1. features' layers in FEATURE order — the cache sits outermost so a hit never reaches routing;
+2. the router (strategy → retry → timeout-bounded attempt), innermost, always last.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import aiohttp
+from aiohttp import web
+
+from proxy.chain import Layer, build_chain
+from proxy.handler import SERVICES, handle, health, not_found
+from proxy.headers import config_from_settings
+from proxy.providers import registry_with_overrides
+from proxy.services import Services
+from proxy.settings import Settings
+from strategies.router import make_router
+
+# A feature adds layers, recorders, routes or lookups to the gateway. It is an async context
+# function: set up before ``yield``, tear down after (e.g. drain the log queue on shutdown).
+Feature = Callable[[web.Application, Services, list[Layer]], AsyncIterator[None]]
+FEATURES: list[Feature] = []
+ADMIN_ROUTES: list[Callable[[web.Application], None]] = []
+
+
+def make_session(settings: Settings) -> aiohttp.ClientSession:
+    """One pooled session per process; bodies relayed as they come (no decompression)."""
+    connector = aiohttp.TCPConnector(
+        limit=0, limit_per_host=0, ttl_dns_cache=300, keepalive_timeout=30
+    )
+    timeout = aiohttp.ClientTimeout(
+        total=None, connect=settings.connect_timeout_s, sock_read=settings.stream_idle_timeout_s
+    )
+    return aiohttp.ClientSession(
+        connector=connector,
+        timeout=timeout,
+        auto_decompress=False,
+        skip_auto_headers=("Accept-Encoding",),
+        cookie_jar=aiohttp.DummyCookieJar(),
+    )
+
+
+def create_app(settings: Settings, features: list[Feature] | None = None) -> web.Application:
+    app = web.Application(
+        client_max_size=settings.max_body_bytes, handler_args={"max_field_size": 65536}
+    )
+    services = Services(
+        settings=settings,
+        providers=registry_with_overrides({k: v.base_url for k, v in settings.providers.items()}),
+        default_config=config_from_settings(settings.default_config),
+    )
+    app[SERVICES] = services
+    chosen = FEATURES if features is None else features
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        services.session = make_session(settings)
+        layers: list[Layer] = []
+        running = []
+        try:
+            for feature in chosen:
+                gen = feature(app, services, layers)
+                await gen.__anext__()
+                running.append(gen)
+            services.chain = build_chain(layers, make_router(services))
+            yield
+        finally:
+            for gen in reversed(running):
+                try:
+                    await gen.__anext__()
+                except StopAsyncIteration:
+                    pass
+            await services.session.close()
+
+    app.cleanup_ctx.append(lifecycle)
+    app.router.add_get("/health", health)
+    app.router.add_get("/", health)
+    for add in ADMIN_ROUTES:
+        add(app)
+    app.router.add_route("*", "/v1/{tail:.*}", handle)
+    app.router.add_route("*", "/{tail:.*}", not_found)
+    return app
+
+
+Startup = Callable[[web.Application], Awaitable[None]]

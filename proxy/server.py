@@ -1,0 +1,84 @@
+"""Serving: uvloop, one or many worker processes on one port, graceful shutdown.
+
+``--workers N`` forks N processes that each bind the port with SO_REUSEPORT, so the kernel spreads
+connections. SIGTERM (or SIGINT) stops accepting, lets in-flight requests and streams finish for up
+to ``shutdown_grace_s``, runs the features' teardown (the log queue is drained), then exits.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+
+import uvloop
+from aiohttp import web
+
+from proxy.app import create_app
+from proxy.settings import Settings
+
+log = logging.getLogger("lockgate")
+
+
+def serve_one(settings: Settings, *, reuse_port: bool) -> None:
+    os.makedirs(settings.data_dir, exist_ok=True)
+    app = create_app(settings)
+    uvloop.install()
+    web.run_app(
+        app,
+        host=settings.host,
+        port=settings.port,
+        reuse_port=reuse_port or None,
+        shutdown_timeout=settings.shutdown_grace_s,
+        access_log=None,
+        handle_signals=True,
+        print=lambda *_: log.info(
+            "lockgate listening on http://%s:%s (pid %d)", settings.host, settings.port, os.getpid()
+        ),
+    )
+
+
+def serve(settings: Settings) -> int:
+    if settings.workers <= 1:
+        serve_one(settings, reuse_port=False)
+        return 0
+    children: list[int] = []
+    for _ in range(settings.workers):
+        pid = os.fork()
+        if pid == 0:
+            try:
+                serve_one(settings, reuse_port=True)
+            finally:
+                os._exit(0)
+        children.append(pid)
+
+    def forward(signum: int, _frame: object) -> None:
+        for pid in children:
+            try:
+                os.kill(pid, signum)
+            except ProcessLookupError:
+                pass
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    status = 0
+    for pid in children:
+        while True:
+            try:
+                _, code = os.waitpid(pid, 0)
+                status = status or (os.waitstatus_to_exitcode(code) if code else 0)
+                break
+            except InterruptedError:
+                continue
+            except ChildProcessError:
+                break
+    return status
+
+
+def configure_logging() -> None:
+    logging.basicConfig(
+        level=os.environ.get("LOCKGATE_LOG_LEVEL", "INFO").upper(),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )

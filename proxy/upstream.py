@@ -1,0 +1,230 @@
+"""One attempt against one provider: build the upstream request, send it, return a `Reply`.
+
+An attempt never raises for upstream trouble. A connection failure becomes a synthetic 502, a
+timeout a synthetic 408 (configured ``request_timeout``) or 504 (the gateway's default bound),
+each with an OpenAI-shaped JSON body, so retry and fallback decide on status alone.
+
+Streams: the first chunk is read inside the timeout before the reply is handed on, so a slow first
+byte still counts as a timeout and may be retried; from then on the answer is committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
+
+import aiohttp
+import msgspec
+
+from proxy.chain import Reply
+from proxy.errors import GatewayError
+from proxy.jsonbody import encode
+
+if TYPE_CHECKING:
+    from proxy.chain import Call
+    from proxy.config import Target
+    from proxy.services import Services
+
+
+class Attempt(msgspec.Struct, kw_only=True):
+    """One upstream attempt, for the log (no key, no body)."""
+
+    target_path: str
+    provider: str
+    url: str
+    status: int
+    latency_ms: float
+    ttfb_ms: float | None = None
+    error: str | None = None
+    started_at: float = 0.0
+
+
+# Request headers never forwarded: hop-by-hop (RFC 9110 §7.6.1), ones aiohttp sets itself, the
+# client's credentials (the provider's auth header is set from the resolved key instead).
+_DROP_REQUEST = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "host",
+        "content-length",
+        "expect",
+        "accept-encoding",
+        "authorization",
+        "api-key",
+        "x-api-key",
+        "cookie",
+    }
+)
+# Response headers not relayed: hop-by-hop, and lengths the server recomputes.
+DROP_RESPONSE = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "content-length",
+        "date",
+        "server",
+    }
+)
+_AUTH_HEADER = {"bearer": "Authorization", "api-key": "api-key", "x-api-key": "x-api-key"}
+
+
+def upstream_url(services: Services, target: Target, call: Call) -> str:
+    spec = services.providers[target.provider]  # type: ignore[index]
+    if target.custom_host:
+        base = target.custom_host.rstrip("/")
+        if spec.custom_host_suffix and not base.endswith(spec.custom_host_suffix):
+            base += spec.custom_host_suffix
+    else:
+        base = spec.base_url or ""
+    if spec.build_url is not None:
+        return spec.build_url(spec, target, call, base)
+    if not base:
+        raise GatewayError(
+            400,
+            f"provider '{spec.slug}' needs a custom host "
+            "(x-portkey-custom-host or the config's custom_host)",
+        )
+    return f"{base}{call.path}?{call.query}" if call.query else base + call.path
+
+
+def upstream_headers(services: Services, target: Target, call: Call) -> dict[str, str]:
+    spec = services.providers[target.provider]  # type: ignore[index]
+    fwd = target.forward_headers
+    out: dict[str, str] = {}
+    for name, value in call.headers.items():
+        low = name.lower()
+        if low.startswith("x-portkey-") or low in _DROP_REQUEST:
+            if (
+                fwd
+                and low in fwd
+                and not low.startswith("x-portkey-")
+                and low not in ("host", "content-length", "transfer-encoding", "connection")
+            ):
+                out[name] = value
+            continue
+        out[name] = value
+    for name, value in spec.default_headers:
+        out.setdefault(name, value)
+    key = target.api_key
+    if key and spec.auth != "none":
+        header = _AUTH_HEADER[spec.auth]
+        if not (fwd and header.lower() in fwd and header in out):
+            out[header] = f"Bearer {key}" if spec.auth == "bearer" else key
+    return out
+
+
+def request_body(target: Target, call: Call) -> bytes:
+    """The client's bytes, untouched, unless ``override_params`` must be merged in."""
+    if not target.override_params:
+        return call.body
+    body = call.json()
+    if not isinstance(body, dict):
+        raise GatewayError(400, "override_params need a JSON object body")
+    return encode({**body, **target.override_params})
+
+
+def _synthetic(status: int, message: str, kind: str, provider: str, path: str) -> Reply:
+    err = GatewayError(status, message, kind=kind)
+    return Reply(
+        status=status,
+        headers=[("Content-Type", "application/json")],
+        body=err.body(),
+        provider=provider,
+        target_path=path,
+        error=message,
+    )
+
+
+async def attempt(services: Services, call: Call, target: Target, path: str) -> Reply:
+    """Call ``target`` once; the reply's body is read unless it is a 2xx stream."""
+    assert services.session is not None and target.provider is not None
+    url = upstream_url(services, target, call)
+    headers = upstream_headers(services, target, call)
+    body = request_body(target, call)
+    configured = target.request_timeout is not None
+    limit = target.request_timeout / 1000 if configured else services.settings.upstream_timeout_s  # type: ignore[operator]
+    t0 = time.perf_counter()
+    started_at = time.time()
+    resp: aiohttp.ClientResponse | None = None
+    reply: Reply
+    try:
+        async with asyncio.timeout(limit):
+            resp = await services.session.request(
+                call.method, url, data=body or None, headers=headers, allow_redirects=False
+            )
+            ttfb = (time.perf_counter() - t0) * 1000
+            out_headers = [
+                (k, v) for k, v in resp.headers.items() if k.lower() not in DROP_RESPONSE
+            ]
+            ctype = resp.headers.get("Content-Type", "")
+            streaming = 200 <= resp.status < 300 and (
+                ctype.startswith("text/event-stream")
+                or resp.content_length is None
+                and resp.headers.get("Transfer-Encoding", "").lower() == "chunked"
+            )
+            if streaming:
+                first = await resp.content.readany()
+                reply = Reply(
+                    status=resp.status,
+                    headers=out_headers,
+                    chunks=_chunks(first, resp),
+                    upstream=resp,
+                )
+            else:
+                data = await resp.read()
+                resp.release()
+                reply = Reply(status=resp.status, headers=out_headers, body=data)
+            reply.ttfb_ms = ttfb
+    except TimeoutError:
+        if resp is not None:
+            resp.close()
+        if configured:
+            msg = f"Request exceeded the timeout sent in the request: {target.request_timeout}ms"
+            reply = _synthetic(408, msg, "timeout_error", target.provider, path)
+        else:
+            msg = (
+                f"upstream {target.provider} did not answer within "
+                f"{services.settings.upstream_timeout_s:g}s"
+            )
+            reply = _synthetic(504, msg, "upstream_timeout", target.provider, path)
+    except (aiohttp.ClientError, OSError) as e:
+        if resp is not None:
+            resp.close()
+        msg = f"upstream {target.provider} unreachable: {type(e).__name__}"
+        reply = _synthetic(502, msg, "upstream_unreachable", target.provider, path)
+    reply.provider = target.provider
+    reply.target_path = path
+    call.attempts.append(
+        Attempt(
+            target_path=path,
+            provider=target.provider,
+            url=url.split("?", 1)[0],
+            status=reply.status,
+            latency_ms=(time.perf_counter() - t0) * 1000,
+            ttfb_ms=reply.ttfb_ms,
+            error=reply.error,
+            started_at=started_at,
+        )
+    )
+    return reply
+
+
+async def _chunks(first: bytes, resp: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
+    if first:
+        yield first
+    async for chunk in resp.content.iter_any():
+        yield chunk

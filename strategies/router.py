@@ -1,0 +1,34 @@
+"""Runs a resolved config tree: strategy nodes pick children, leaves are retried attempts.
+
+This is the innermost link of the chain: ``cache → router (strategy → retry → timeout →
+provider call)``. Timeouts live in the attempt itself (`proxy.upstream.attempt`).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING
+
+from proxy.upstream import attempt
+from strategies import STRATEGIES
+from strategies.retry import with_retries
+
+if TYPE_CHECKING:
+    from proxy.chain import Call, Next, Reply
+    from proxy.config import Target
+    from proxy.services import Services
+
+
+def make_router(services: Services) -> Next:
+    once = functools.partial(attempt, services)
+
+    async def run(call: Call, node: Target, path: str) -> Reply:
+        if node.is_leaf:
+            return await with_retries(call, node, path, once, services.settings)
+        mode = node.strategy.mode if node.strategy else "single"
+        return await STRATEGIES[mode](call, node, path, run)
+
+    async def route(call: Call) -> Reply:
+        return await run(call, call.config, "config")
+
+    return route
