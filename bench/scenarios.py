@@ -6,7 +6,11 @@ direct row of the scenario named in ``compare_to`` (itself by default), so a sce
 direct equivalent (a fallback whose first target fails, a cache hit) still shows what it adds.
 
 Adding a row is one line in `SCENARIOS` (or `OPTIONAL`, which runs only when named in
-``BENCH_SCENARIOS``). ``$UPSTREAM`` in header values and in ``settings`` is replaced by the fake
+``BENCH_SCENARIOS``), for example gateway settings that differ (each distinct ``settings`` text
+gets its own gateway process)::
+
+    Scenario("log-off", direct=False, compare_to="chat", settings="[log]\nenabled = false\n"),
+ ``$UPSTREAM`` in header values and in ``settings`` is replaced by the fake
 upstream's base URL (``http://127.0.0.1:PORT``). The fake upstream answers 503 at once under
 ``/fail`` and for the model ``bench-503`` (see `bench.upstream`).
 """
@@ -47,6 +51,9 @@ class Scenario:
     """Also measure the same request sent straight to the upstream."""
     compare_to: str | None = None
     """The scenario whose direct row this gateway row is compared with (default: this one)."""
+    expect: Mapping[str, str] = field(default_factory=dict)
+    """Response headers the gateway's answer must carry (checked on a second probe request, so
+    a cache is primed); the row is skipped, with the reason, when they are missing."""
 
     def gateway_headers(self, upstream: str) -> dict[str, str]:
         merged: dict[str, str | None] = {**GATEWAY_HEADERS, **self.headers}
@@ -106,6 +113,7 @@ OPTIONAL: list[Scenario] = [
             "x-portkey-provider": None,
             "x-portkey-custom-host": None,
         },
+        expect={"x-portkey-last-used-option-index": "config.targets[1]"},
     ),
     Scenario(
         "cache-hit",
@@ -116,6 +124,7 @@ OPTIONAL: list[Scenario] = [
             "x-portkey-provider": None,
             "x-portkey-custom-host": None,
         },
+        expect={"x-portkey-cache-status": "HIT"},
     ),
 ]
 """Run only when named, e.g. ``BENCH_SCENARIOS=chat,fallback`` (``all`` runs every scenario)."""
