@@ -34,6 +34,30 @@ def _wrk_version() -> str | None:
     return out.split("[", 1)[0].strip() or None
 
 
+def cpu_ticks() -> list[int]:
+    """The aggregate ``cpu`` line of /proc/stat: user nice system idle iowait irq softirq steal."""
+    try:
+        first = Path("/proc/stat").read_text().splitlines()[0]
+    except OSError:
+        return []
+    return [int(x) for x in first.split()[1:9]]
+
+
+def noise(before: list[int], after: list[int]) -> dict[str, float]:
+    """How much of the run's CPU time the hypervisor took (steal) or sat idle, in percent.
+
+    High steal means a neighbour used the host: figures of that run are noisier than usual.
+    """
+    if len(before) < 8 or len(after) < 8:
+        return {}
+    delta = [b - a for a, b in zip(before, after, strict=True)]
+    total = sum(delta) or 1
+    return {
+        "steal_pct": round(100 * delta[7] / total, 2),
+        "idle_pct": round(100 * delta[3] / total, 1),
+    }
+
+
 def spec() -> dict[str, object]:
     """nproc, CPU model, kernel, Python and the versions of the libraries on the hot path."""
     return {
@@ -45,4 +69,12 @@ def spec() -> dict[str, object]:
         "python_impl": platform.python_implementation(),
         "libs": {name: _version(name) for name in ("aiohttp", "uvloop", "msgspec", "lockgate")},
         "wrk": _wrk_version(),
+        "loadavg_at_start": _loadavg(),
     }
+
+
+def _loadavg() -> list[float]:
+    try:
+        return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
+    except OSError:
+        return []

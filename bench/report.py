@@ -21,6 +21,7 @@ _COLUMNS = (
     "p99@1",
     "TTFB p50",
     "CPU/req",
+    "busy",
     "+p50",
     "+p99",
     "+TTFB",
@@ -52,7 +53,7 @@ def _ms(v: float | None, sign: bool = False) -> str:
 
 def _cells(row: Row) -> list[str]:
     if row.get("skipped"):
-        return [row["scenario"], row["target"], "skipped: " + row["skipped"]] + [""] * 8
+        return [row["scenario"], row["target"], "skipped: " + row["skipped"]] + [""] * 9
     over = row.get("overhead") or {}
     cpu = row.get("cpu_us_per_req")
     ratio = over.get("rps_ratio")
@@ -64,6 +65,7 @@ def _cells(row: Row) -> list[str]:
         _ms(row["p99_ms"]),
         _ms(row["ttfb_p50_ms"]),
         f"{cpu:.0f} µs" if cpu else "-",
+        f"{row['busy_pct']:.0f} %" if row.get("busy_pct") is not None else "-",
         _ms(over.get("p50_added_ms"), True),
         _ms(over.get("p99_added_ms"), True),
         _ms(over.get("ttfb_p50_added_ms"), True),
@@ -105,9 +107,12 @@ def legend(meta: dict[str, Any]) -> str:
         f"req/s@32: {s['connections']} connections, {s['seconds']:g} s; p50/p99@1: one "
         f"connection; TTFB: time to the first body chunk at one connection; CPU/req: CPU time "
         f"of the process under test (gateway, or upstream for direct) per request at 32 "
-        f"connections; +x: added over the baseline direct row. Stream rows: "
+        f"connections; busy: that process's CPU use during that run (below ~95 % for a gateway "
+        f"row, the load side, not the gateway, set req/s@32); +x: added over the baseline "
+        f"direct row. Stream rows: "
         f"{s['stream_chunks']} chunks, measured with bench.loadclient; others with wrk.\n"
-        f"{m['nproc']} × {m['cpu_model']}, Python {m['python']}, {s['pinning']}."
+        f"{m['nproc']} × {m['cpu_model']}, Python {m['python']}, {s['pinning']}; "
+        f"CPU steal during the run: {m.get('during_run', {}).get('steal_pct', '?')} %."
     )
 
 

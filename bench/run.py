@@ -256,6 +256,7 @@ class Bench:
             ttfb_p50_ms=runs["ttfb"]["ttfb_p50_ms"],
             cpu_us_per_req=(cpu1[0] - cpu0[0]) / done * 1e6,
             upstream_cpu_us_per_req=(cpu1[1] - cpu0[1]) / done * 1e6,
+            busy_pct=100 * (cpu1[0] - cpu0[0]) / (runs["throughput"]["seconds"] or 1),
             errors=sum(r["errors"] for k, r in runs.items() if k != "warmup"),
             runs=runs,
         )
@@ -334,7 +335,7 @@ def main() -> int:
     }
     rows: list[report.Row] = []
     workdir = Path(tempfile.mkdtemp(prefix="lockgate-bench-"))
-    started = time.monotonic()
+    started, ticks = time.monotonic(), machine.cpu_ticks()
     try:
         with Procs(workdir) as children:
             bench = Bench(opts, children, workdir)
@@ -346,6 +347,7 @@ def main() -> int:
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     meta["duration_s"] = round(time.monotonic() - started, 1)
+    meta["machine"]["during_run"] = machine.noise(ticks, machine.cpu_ticks())
     report.add_overhead(rows)
     report.write_json(OUT / "results.json", meta, rows)
     report.plot(OUT / "latency.png", rows)
