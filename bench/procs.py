@@ -1,12 +1,15 @@
 """Child processes of a run: started pinned to one CPU, checked for health, stopped by PID.
 
 `Procs` is a context manager: every process it started is stopped on exit (SIGTERM, then SIGKILL
-after a grace period), together with any children it forked (e.g. gateway workers). Every wait
-here has a deadline.
+after a grace period), together with any children it forked (e.g. gateway workers). Should the
+run itself be killed outright, the kernel sends its children SIGTERM (``PR_SET_PDEATHSIG``).
+Every wait here has a deadline.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import http.client
 import os
 import shutil
@@ -67,6 +70,18 @@ def cpu_seconds(pid: int) -> float:
     return total / _TICK
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec: get SIGTERM if the run itself dies (even by SIGKILL).
+
+    Linux ``prctl(PR_SET_PDEATHSIG)``; it survives the exec of taskset and of the program.
+    """
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 class ProcError(RuntimeError):
     pass
 
@@ -104,6 +119,7 @@ class Procs:
                 env=dict(env or os.environ),
                 cwd=cwd,
                 start_new_session=True,
+                preexec_fn=_die_with_parent,
             )
         finally:
             log.close()

@@ -300,6 +300,7 @@ def _exit_on_sigterm(signum: int, frame: object) -> None:
 
 def main() -> int:
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even where started with it ignored
     opts = Options.from_env(dict(os.environ))
     if not wrk.available():
         raise SystemExit("wrk not found: install the wrk package (apt-get install -y wrk)")
@@ -365,4 +366,8 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("interrupted; every process started was stopped", file=sys.stderr)
+        sys.exit(130)
