@@ -56,7 +56,7 @@ class Options:
 
     @property
     def latency_seconds(self) -> float:
-        return max(1.0, round(self.seconds * 0.6))
+        return float(max(1, round(self.seconds * 0.6)))
 
     @property
     def ttfb_seconds(self) -> float:
