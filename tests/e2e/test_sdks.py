@@ -11,9 +11,13 @@ MSGS = [{"role": "user", "content": "Say hello"}]
 
 
 def _openai(gateway, **headers) -> openai.OpenAI:
-    return openai.OpenAI(base_url=gateway.url + "/v1", api_key="sk-openai-test",
-                         default_headers=headers or {"x-portkey-provider": "openai"},
-                         max_retries=0, timeout=10)
+    return openai.OpenAI(
+        base_url=gateway.url + "/v1",
+        api_key="sk-openai-test",
+        default_headers=headers or {"x-portkey-provider": "openai"},
+        max_retries=0,
+        timeout=10,
+    )
 
 
 async def test_openai_sdk_chat_completions_and_embeddings(gateway, upstream):
@@ -41,8 +45,9 @@ async def test_openai_sdk_streaming(gateway, upstream):
         for chunk in c.chat.completions.create(model="gpt-4o-mini", messages=MSGS, stream=True):
             if chunk.choices and chunk.choices[0].delta.content:
                 parts.append(chunk.choices[0].delta.content)
-        texts = [ch.choices[0].text for ch in
-                 c.completions.create(model="m", prompt="x", stream=True)]
+        texts = [
+            ch.choices[0].text for ch in c.completions.create(model="m", prompt="x", stream=True)
+        ]
         return "".join(parts), texts
 
     text, texts = await asyncio.to_thread(run)
@@ -65,12 +70,22 @@ async def test_openai_sdk_sees_upstream_errors(gateway, upstream):
 
 
 async def test_openai_sdk_with_portkey_create_headers(gateway, upstream):
-    headers = createHeaders(provider="openai", api_key="pk-gw", trace_id="t-sdk",
-                            metadata={"_user": "u1"}, config={"retry": {"attempts": 1}})
+    headers = createHeaders(
+        provider="openai",
+        api_key="pk-gw",
+        trace_id="t-sdk",
+        metadata={"_user": "u1"},
+        config={"retry": {"attempts": 1}},
+    )
 
     def run():
-        c = openai.OpenAI(base_url=gateway.url + "/v1", api_key="sk-x", default_headers=headers,
-                          max_retries=0, timeout=10)
+        c = openai.OpenAI(
+            base_url=gateway.url + "/v1",
+            api_key="sk-x",
+            default_headers=headers,
+            max_retries=0,
+            timeout=10,
+        )
         return c.chat.completions.with_raw_response.create(model="m", messages=MSGS)
 
     upstream.fake.script.append("503")  # retried once by the config, then succeeds
@@ -83,8 +98,12 @@ async def test_openai_sdk_with_portkey_create_headers(gateway, upstream):
 
 async def test_portkey_sdk_chat_completions_and_embeddings(gateway, upstream):
     def run():
-        pk = Portkey(base_url=gateway.url + "/v1", api_key="pk-local", provider="openai",
-                     Authorization="sk-provider-key")
+        pk = Portkey(
+            base_url=gateway.url + "/v1",
+            api_key="pk-local",
+            provider="openai",
+            Authorization="sk-provider-key",
+        )
         chat = pk.chat.completions.create(model="gpt-4o-mini", messages=MSGS)
         comp = pk.completions.create(model="m", prompt="hi")
         emb = pk.embeddings.create(model="e", input="hello")
@@ -116,8 +135,12 @@ async def test_portkey_sdk_streaming_with_config(gateway, upstream):
 
 async def test_portkey_sdk_legacy_mode(gateway, upstream):
     def run():
-        pk = Portkey(base_url=gateway.url + "/v1", api_key="pk-local", mode="anyscale",
-                     Authorization="sk-any")
+        pk = Portkey(
+            base_url=gateway.url + "/v1",
+            api_key="pk-local",
+            mode="anyscale",
+            Authorization="sk-any",
+        )
         return pk.chat.completions.create(model="m", messages=MSGS)
 
     chat = await asyncio.to_thread(run)

@@ -24,11 +24,24 @@ def free_port() -> int:
 async def start(tmp_path: Path, upstream_url: str, *args: str, env: dict[str, str] | None = None):
     port = free_port()
     settings = tmp_path / "lockgate.toml"
-    settings.write_text(f'shutdown_grace_s = 5\n[providers.anyscale]\nbase_url = "{upstream_url}/v1"\n')
+    settings.write_text(
+        f'shutdown_grace_s = 5\n[providers.anyscale]\nbase_url = "{upstream_url}/v1"\n'
+    )
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "proxy", "serve", "--port", str(port), "--data-dir",
-        str(tmp_path / "data"), "--settings", str(settings), *args,
-        env={**os.environ, **(env or {})}, stderr=asyncio.subprocess.PIPE)
+        sys.executable,
+        "-m",
+        "proxy",
+        "serve",
+        "--port",
+        str(port),
+        "--data-dir",
+        str(tmp_path / "data"),
+        "--settings",
+        str(settings),
+        *args,
+        env={**os.environ, **(env or {})},
+        stderr=asyncio.subprocess.PIPE,
+    )
     url = f"http://127.0.0.1:{port}"
     async with aiohttp.ClientSession() as http:
         for _ in range(100):
@@ -55,13 +68,18 @@ async def stop(proc) -> int:
 @pytest.mark.timeout(30)
 async def test_settings_file_env_and_health(tmp_path, upstream):
     # the environment overrides the file: anyscale's base URL comes from LOCKGATE_PROVIDERS__…
-    proc, url = await start(tmp_path, "http://127.0.0.1:9",
-                            env={"LOCKGATE_PROVIDERS__ANYSCALE__BASE_URL": upstream.url + "/v1"})
+    proc, url = await start(
+        tmp_path,
+        "http://127.0.0.1:9",
+        env={"LOCKGATE_PROVIDERS__ANYSCALE__BASE_URL": upstream.url + "/v1"},
+    )
     try:
         async with aiohttp.ClientSession() as http:
-            async with http.post(url + "/v1/chat/completions", json=STREAM | {"stream": False},
-                                 headers={"x-portkey-mode": "proxy anyscale",
-                                          "Authorization": "Bearer k"}) as r:
+            async with http.post(
+                url + "/v1/chat/completions",
+                json=STREAM | {"stream": False},
+                headers={"x-portkey-mode": "proxy anyscale", "Authorization": "Bearer k"},
+            ) as r:
                 assert r.status == 200
     finally:
         assert await stop(proc) == 0
@@ -74,8 +92,11 @@ async def test_sigterm_lets_inflight_stream_finish(tmp_path, upstream):
     upstream.fake.script.append("slowstream:20")  # 50 chunks over about a second
     try:
         async with aiohttp.ClientSession() as http:
-            async with http.post(url + "/v1/chat/completions", json=STREAM,
-                                 headers={"x-portkey-provider": "anyscale"}) as r:
+            async with http.post(
+                url + "/v1/chat/completions",
+                json=STREAM,
+                headers={"x-portkey-provider": "anyscale"},
+            ) as r:
                 first = await r.content.readany()
                 proc.send_signal(signal.SIGTERM)
                 rest = await r.read()
@@ -95,8 +116,11 @@ async def test_workers_share_one_port(tmp_path, upstream):
     try:
         async with aiohttp.ClientSession() as http:
             for _ in range(20):
-                async with http.post(url + "/v1/chat/completions", json={"model": "m"},
-                                     headers={"x-portkey-provider": "anyscale"}) as r:
+                async with http.post(
+                    url + "/v1/chat/completions",
+                    json={"model": "m"},
+                    headers={"x-portkey-provider": "anyscale"},
+                ) as r:
                     assert r.status == 200
         pids = {int(p) for p in os.popen(f"pgrep -P {proc.pid}").read().split()}
         assert len(pids) == 2
@@ -108,8 +132,14 @@ async def test_bad_settings_file_is_a_clear_error(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text("prot = 1\n")
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "proxy", "serve", "--settings", str(bad),
-        stderr=asyncio.subprocess.PIPE)
+        sys.executable,
+        "-m",
+        "proxy",
+        "serve",
+        "--settings",
+        str(bad),
+        stderr=asyncio.subprocess.PIPE,
+    )
     _, err = await asyncio.wait_for(proc.communicate(), 20)
     assert proc.returncode == 2
     assert b"prot" in err
