@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import aiohttp
 from aiohttp import web
 
+from proxy import admin_configs, configstore
 from proxy.chain import Layer, build_chain
 from proxy.handler import SERVICES, handle, health, not_found
 from proxy.headers import config_from_settings
@@ -23,8 +24,12 @@ from strategies.router import make_router
 # A feature adds layers, recorders, routes or lookups to the gateway. It is an async context
 # function: set up before ``yield``, tear down after (e.g. drain the log queue on shutdown).
 Feature = Callable[[web.Application, Services, list[Layer]], AsyncIterator[None]]
-FEATURES: list[Feature] = []
-ADMIN_ROUTES: list[Callable[[web.Application], None]] = []
+FEATURES: list[Feature] = [
+    configstore.saved_configs,  # no layer: answers x-portkey-config: pc-… ids from memory
+]
+ADMIN_ROUTES: list[Callable[[web.Application], None]] = [
+    admin_configs.add_routes,  # /v1/configs…, before the /v1/* catch-all
+]
 
 
 def make_session(settings: Settings) -> aiohttp.ClientSession:

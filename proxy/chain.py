@@ -61,6 +61,8 @@ class Call(msgspec.Struct, kw_only=True):
     """``time.perf_counter()`` when the request arrived."""
     attempts: list[Any] = []
     """One entry per upstream attempt, appended by the leaf caller (see proxy.upstream.Attempt)."""
+    retry_after_waited_ms: float = 0.0
+    """Retry-After waits so far, over every target; capped by ``retry_after_cap_ms``."""
     _json: Any = None
 
     def json(self) -> Any:

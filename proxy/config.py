@@ -72,6 +72,8 @@ class Target(_Wire):
     weight: Annotated[float, Meta(ge=0)] = 1.0
     name: str | None = None
     on_status_codes: list[StatusCode] | None = None
+    """Under a fallback: the statuses on which to move on past *this* target (replaces the
+    strategy's list for it). Not inherited."""
     strict_open_ai_compliance: bool | None = None
     # Azure OpenAI (config form of the x-portkey-azure-* headers).
     resource_name: str | None = None
@@ -179,7 +181,9 @@ def _explain(err: msgspec.ValidationError) -> str:
     if t:
         want = " or ".join(_TYPE_WORDS.get(w.strip(), w.strip()) for w in t["want"].split("|"))
         msg = f"expected {want}, got {_TYPE_WORDS.get(t['got'], t['got'])}"
-    else:
+    else:  # "Expected `float` >= 0.0" → "expected a number >= 0"
+        msg = re.sub(r"`(\w+)`", lambda w: _TYPE_WORDS.get(w[1], w[1]), msg)
+        msg = re.sub(r"(\d+)\.0\b", r"\1", msg)
         msg = msg[:1].lower() + msg[1:]
     where = _path_text(path)
     return f"{where}: {msg}" if where else msg
@@ -193,6 +197,13 @@ def config_from_object(raw: Any) -> Target:
         return msgspec.convert(_legacy_to_current(_snake_keys(raw)), Target)
     except msgspec.ValidationError as e:
         raise ConfigError(_explain(e)) from None
+    except RecursionError:
+        raise ConfigError(_TOO_DEEP) from None
+
+
+_TOO_DEEP = "config: nested too deeply"
+MAX_DEPTH = 16
+"""Strategy nodes deeper than this are refused (a config is written by hand, not generated)."""
 
 
 def parse_config(data: bytes | str) -> Target:
@@ -200,6 +211,8 @@ def parse_config(data: bytes | str) -> Target:
         raw = msgspec.json.decode(data)
     except msgspec.DecodeError:
         raise ConfigError("config is not valid JSON") from None
+    except RecursionError:
+        raise ConfigError(_TOO_DEEP) from None
     return config_from_object(raw)
 
 
@@ -228,15 +241,20 @@ def resolve(
                 changes[f] = getattr(parent, f)
         if parent.override_params:
             changes["override_params"] = {**parent.override_params, **(node.override_params or {})}
-        if node.provider is None and node.is_leaf and parent.provider is not None:
-            changes["provider"] = parent.provider
-            if node.api_key is None:
-                changes["api_key"] = parent.api_key
+        # A target without a provider takes its parent's, and the parent's key with it; a target
+        # naming another provider never sees that key.
+        provider = node.provider or parent.provider
+        if node.provider is None and provider is not None:
+            changes["provider"] = provider
+        if node.api_key is None and parent.api_key is not None and provider == parent.provider:
+            changes["api_key"] = parent.api_key
     if node.retry is not None and node.retry.attempts > MAX_RETRY_ATTEMPTS:
         changes["retry"] = msgspec.structs.replace(node.retry, attempts=MAX_RETRY_ATTEMPTS)
     if changes:
         node = msgspec.structs.replace(node, **changes)
     where = path or "config"
+    if path.count("targets[") > MAX_DEPTH:
+        raise ConfigError(f"{where}: strategies nested deeper than {MAX_DEPTH} levels")
     if node.is_leaf:
         if node.strategy is not None and node.strategy.mode != "single":
             raise ConfigError(
@@ -265,7 +283,10 @@ def resolve(
                 raise ConfigError(
                     f"{_join(path, 'strategy.conditions')}: conditional needs conditions"
                 )
+            from strategies.conditional import check_query
+
             for i, c in enumerate(strat.conditions):
+                check_query(c.query, _join(path, f"strategy.conditions[{i}].query"))
                 if c.then not in names:
                     raise ConfigError(
                         f"{_join(path, f'strategy.conditions[{i}].then')}: no target named '{c.then}'"

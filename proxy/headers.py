@@ -169,6 +169,12 @@ async def fill_call(call: Call, services: Services) -> None:
             config = msgspec.structs.replace(
                 config, provider=provider, api_key=config.api_key or provider_key(h)
             )
+        elif config.provider is None and provider is not None:
+            # Targets that name no provider use the header's provider and the client's key;
+            # targets naming another provider never see that key (config.resolve).
+            config = msgspec.structs.replace(
+                config, provider=provider, api_key=config.api_key or provider_key(h)
+            )
     elif provider is not None:
         config = Target(provider=provider, api_key=provider_key(h))
     elif services.default_config is not None:

@@ -26,5 +26,10 @@ def is_success(status: int) -> bool:
     return 200 <= status < 300
 
 
+def is_gateway_timeout(reply: Reply) -> bool:
+    """The gateway's own 408 for an expired ``request_timeout`` (not an upstream's 408 answer)."""
+    return reply.status == 408 and reply.error is not None
+
+
 def child_path(path: str, index: int) -> str:
     return f"{path}.targets[{index}]"

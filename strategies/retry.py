@@ -1,14 +1,22 @@
-"""Retries of one leaf target: on the configured statuses and on connection failures.
+"""Retries of one leaf target: on the configured statuses and on the gateway's own failures.
 
 ``retry.attempts`` counts retries after the first try (at most 5). Statuses retried by default:
-429, 500, 502, 503, 504 (``on_status_codes`` replaces them); the gateway's synthetic 502 for an
-unreachable upstream and 504 for a silent one are in that list, a 408 from a configured
-``request_timeout`` is retried only when 408 is listed. Waits grow exponentially with jitter
-(``retry_backoff_ms`` × 2^n, up to ``retry_backoff_max_ms``, each drawn from [½, 1] of that).
-A ``Retry-After`` (``retry-after-ms``, ``x-ms-retry-after-ms``, ``retry-after`` seconds or date) on
-a 429/503 replaces the backoff; the total such wait is capped per request, and an ask beyond the
-cap stops retrying at once. ``reply.retries`` tells how many retries happened; -1 means the
-attempts ran out (or were cut short by Retry-After) and the answer is still a retryable failure.
+429, 500, 502, 503, 504 (``on_status_codes`` replaces them). The gateway's synthetic 502 for an
+unreachable upstream and 504 for a silent one are in that list; its 408 for an expired
+``request_timeout`` is a failed attempt too and is retried under the default list (Portkey retries
+it only when 408 is listed; an explicit list is followed exactly, for every status). Each attempt
+gets the full ``request_timeout``.
+
+Waits grow exponentially with jitter (``retry_backoff_ms`` × 2^n, up to ``retry_backoff_max_ms``,
+each drawn from [½, 1] of that). When ``use_retry_after_header`` is on (the default), a
+``Retry-After`` (``retry-after-ms``, ``x-ms-retry-after-ms``, ``retry-after`` seconds or date) on a
+429/503 replaces the backoff; the total such wait is capped per request (over every target of a
+fallback, ``retry_after_cap_ms``), and an ask beyond what is left stops retrying at once.
+
+``reply.retries`` (the ``x-portkey-retry-attempt-count`` header) tells how many retries happened:
+0 when the first answer was final or no retry is configured; -1 when the attempts ran out, or
+Retry-After cut them short, and the answer is still a retryable failure. Nothing here sees a
+stream past its first chunk: a reply is retried on its status only, before the client got a byte.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING
 
 from proxy.config import DEFAULT_RETRY_STATUS
+from strategies.base import is_gateway_timeout
 from strategies.fallback import discard
 
 if TYPE_CHECKING:
@@ -66,6 +75,7 @@ async def with_retries(
     path: str,
     once: Callable[[Call, Target, str], Awaitable[Reply]],
     settings: Settings,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> Reply:
     retry = target.retry
     attempts = retry.attempts if retry else 0
@@ -73,23 +83,27 @@ async def with_retries(
     if attempts == 0:
         return reply
     assert retry is not None
-    codes = retry.on_status_codes or DEFAULT_RETRY_STATUS
-    waited_after = 0.0
     for n in range(attempts):
-        if reply.status not in codes:
+        if not retryable(reply, retry.on_status_codes):
             reply.retries = n
             return reply
         delay = backoff_ms(n, settings)
         if retry.use_retry_after_header and reply.status in (429, 503):
             asked = retry_after_ms(reply.headers)
             if asked is not None:
-                if waited_after + asked > settings.retry_after_cap_ms:
+                if call.retry_after_waited_ms + asked > settings.retry_after_cap_ms:
                     reply.retries = -1
                     return reply
-                waited_after += asked
+                call.retry_after_waited_ms += asked
                 delay = asked
         await discard(reply)
-        await asyncio.sleep(delay / 1000)
+        await sleep(delay / 1000)
         reply = await once(call, target, path)
-    reply.retries = -1 if reply.status in codes else attempts
+    reply.retries = -1 if retryable(reply, retry.on_status_codes) else attempts
     return reply
+
+
+def retryable(reply: Reply, codes: list[int] | None) -> bool:
+    if codes:
+        return reply.status in codes
+    return reply.status in DEFAULT_RETRY_STATUS or is_gateway_timeout(reply)

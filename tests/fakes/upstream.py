@@ -8,6 +8,7 @@ order) or from the model name of the request (``"model": "fault:429"``). Behavio
 - ``429``: 429 with ``Retry-After: <retry_after>`` seconds (default 0).
 - ``slow:<ms>``: sleep before sending headers.
 - ``slowstream:<ms>``: headers at once, then one chunk every <ms> until 50 chunks were sent.
+- ``stall:<ms>``: a stream whose headers come at once and whose first chunk comes after <ms>.
 - ``cut``: a stream that sends two chunks then closes the connection mid-way.
 - ``reset``: close the connection without answering.
 - ``echo``: answer with the headers and body it received (to check what was forwarded).
@@ -256,6 +257,12 @@ async def _stream(
         assert request.transport is not None
         request.transport.close()
         return resp
+    if what.startswith("stall:"):
+        await asyncio.sleep(int(what[6:]) / 1000)
+        if request.transport is None or request.transport.is_closing():
+            fake.cancelled += 1
+            return resp
+        what = "ok"
     if what.startswith("slowstream:"):
         pause = int(what.split(":")[1]) / 1000
         try:
