@@ -22,10 +22,10 @@ _encode = msgspec.json.encode
 _ERR = re.compile(r"^(?P<msg>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.S)
 _MISSING = re.compile(r"missing required field `(?P<field>[^`]+)`")
 _WHAT = {
-    "trace_id": "required, a non-empty string (the request's x-portkey-trace-id)",
-    "value": "required, an integer between -10 and 10",
-    "weight": "expected a number between 0 and 1",
-    "metadata": "expected a JSON object",
+    "trace_id": "a non-empty string (the request's x-portkey-trace-id)",
+    "value": "an integer between -10 and 10",
+    "weight": "a number between 0 and 1",
+    "metadata": "a JSON object",
 }
 
 
@@ -34,6 +34,7 @@ class FeedbackError(ValueError):
 
 
 def _explain(err: msgspec.ValidationError, *, update: bool = False) -> str:
+    """msgspec's error → ``<path>: required|expected <what the field takes>``."""
     m = _ERR.match(str(err))
     msg, path = (m["msg"], m["path"] or "") if m else (str(err), "")
     missing = _MISSING.search(msg)
@@ -42,10 +43,7 @@ def _explain(err: msgspec.ValidationError, *, update: bool = False) -> str:
     path = path.lstrip(".")
     field = path.rsplit(".", 1)[-1]
     if field in _WHAT:
-        what = _WHAT[field]
-        if update and field == "value":
-            what = "expected an integer between -10 and 10"
-        return f"{path}: {what}"
+        return f"{path}: {'required' if missing else 'expected'} {_WHAT[field]}"
     if not path:
         kind = "object" if update else "feedback object or an array of them"
         return f"body: expected a {kind}"
