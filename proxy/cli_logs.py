@@ -142,7 +142,7 @@ def _fmt_row(e: LogEntry) -> dict[str, str]:
         "trace": e.trace_id[:14], "provider": e.provider or "-", "model": e.model or "-",
         "status": str(e.status) + ("" if e.complete else "!"),
         "ms": f"{e.latency_ms:.1f}", "ttfb": "" if e.ttfb_ms is None else f"{e.ttfb_ms:.1f}",
-        "tokens": tokens, "cost": "" if e.cost is None else f"{e.cost:.6f}",
+        "tokens": tokens, "cost": _money(e.cost),
         "cache": {"DISABLED": "-"}.get(e.cache_status or "", e.cache_status or "-"),
         "retry": str(e.retries), "error": (e.error or "").replace("\n", " "),
     }
@@ -244,6 +244,12 @@ def compute_stats(conn: Any, f: LogFilter, group_by: str | None) -> Analytics:
                     conn.execute(tfsql, tfargs).fetchall())
 
 
+def _money(v: float | None) -> str:
+    if v is None:
+        return ""
+    return f"{v:.6f}" if v < 1 else f"{v:.2f}"
+
+
 def _ms(v: float | None) -> str:
     return "-" if v is None else f"{v:.1f}"
 
@@ -253,7 +259,7 @@ def _stat_row(key: str, g: GroupStats) -> dict[str, str]:
         "group": key, "requests": str(g.requests), "err%": f"{100 * g.error_rate:.1f}",
         "p50 ms": _ms(g.latency_p50_ms), "p90 ms": _ms(g.latency_p90_ms),
         "p99 ms": _ms(g.latency_p99_ms), "tokens": str(g.total_tokens),
-        "cost": f"{g.cost:.4f}", "hits": str(g.cache_hits), "fb n": str(g.feedback.count),
+        "cost": _money(g.cost), "hits": str(g.cache_hits), "fb n": str(g.feedback.count),
         "fb avg": "-" if g.feedback.avg_value is None else f"{g.feedback.avg_value:.2f}",
     }
 

@@ -43,10 +43,10 @@ def _explain(err: msgspec.ValidationError, *, update: bool = False) -> str:
     path = path.lstrip(".")
     field = path.rsplit(".", 1)[-1]
     if field in _WHAT:
-        return f"{path}: {'required' if missing else 'expected'} {_WHAT[field]}"
+        return f"{path}: {'required,' if missing else 'expected'} {_WHAT[field]}"
     if not path:
-        kind = "object" if update else "feedback object or an array of them"
-        return f"body: expected a {kind}"
+        kind = "an object" if update else "a feedback object or an array of them"
+        return f"body: expected {kind}"
     return f"{path}: {msg[:1].lower()}{msg[1:]}"
 
 

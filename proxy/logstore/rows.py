@@ -23,6 +23,15 @@ from proxy.logstore.settings import LogSettings
 
 _encode = msgspec.json.encode
 _counter = itertools.count(int.from_bytes(os.urandom(4), "big"))
+
+
+def _reseed() -> None:
+    """Forked workers must not share the counter's start, or ids could collide."""
+    global _counter
+    _counter = itertools.count(int.from_bytes(os.urandom(4), "big"))
+
+
+os.register_at_fork(after_in_child=_reseed)
 _TOKEN_ENDPOINTS = frozenset({"chat", "completions", "embeddings"})
 _HITS = frozenset({"HIT", "SEMANTIC HIT"})
 _SECRET_QUERY = re.compile(r"(?i)([?&](?:key|api[-_]?key|token|access_token|sig)=)[^&#]*")

@@ -27,6 +27,9 @@ class LogSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     queue_size: Annotated[int, Meta(ge=1)] = 10000
     """Rows waiting for the writer; when full, recording awaits (push back), never drops."""
     batch_size: Annotated[int, Meta(ge=1)] = 500
+    retention_days: Annotated[float, Meta(gt=0)] | None = None
+    """Delete requests (and their attempts) older than this; None keeps everything.
+    Feedback is kept: it is small and may arrive long after the request."""
     prices: dict[str, dict[str, Price]] = {}
     """Overrides of the shipped price table: ``{provider: {model: {input, output}}}``."""
     prices_file: str | None = None

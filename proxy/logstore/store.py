@@ -78,7 +78,8 @@ class LogStore:
         self._conn = conn
         self._wconn = writer_conn
         self.writer = LogWriter(writer_conn, queue_size=settings.queue_size,
-                                batch_size=settings.batch_size)
+                                batch_size=settings.batch_size,
+                                retention_days=settings.retention_days)
         self.recorder = LogRecorder(RowBuilder(settings, Prices.from_settings(settings)),
                                     self.writer)
         self._closed = False

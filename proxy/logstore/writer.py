@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import time
 
 import aiosqlite
 
@@ -22,6 +23,7 @@ log = logging.getLogger("lockgate.logstore")
 
 Item = tuple[tuple, list[tuple]]
 _STOP = object()
+PRUNE_EVERY_S = 3600.0
 INSERT_REQUEST = (f"INSERT INTO requests ({', '.join(REQUEST_COLUMNS)}) "
                   f"VALUES ({', '.join('?' * len(REQUEST_COLUMNS))})")
 INSERT_ATTEMPT = (f"INSERT INTO attempts ({', '.join(ATTEMPT_COLUMNS)}) "
@@ -33,8 +35,12 @@ class StoreClosed(RuntimeError):
 
 
 class LogWriter:
-    def __init__(self, conn: aiosqlite.Connection, *, queue_size: int, batch_size: int) -> None:
+    def __init__(self, conn: aiosqlite.Connection, *, queue_size: int, batch_size: int,
+                 retention_days: float | None = None) -> None:
         self._conn = conn
+        self._retention_s = retention_days * 86400 if retention_days else None
+        self._next_prune = 0.0
+        self._lock = asyncio.Lock()  # one transaction at a time on the writer's connection
         self._queue: asyncio.Queue[object] = asyncio.Queue(queue_size)
         self._batch_size = batch_size
         self._task: asyncio.Task[None] | None = None
@@ -89,6 +95,11 @@ class LogWriter:
             await self._write_retrying(batch)
             for _ in batch:
                 q.task_done()
+            if self._retention_s is not None and time.monotonic() >= self._next_prune:
+                try:
+                    await self.prune()
+                except Exception:
+                    log.exception("log retention prune failed")
 
     async def _write_retrying(self, batch: list[Item]) -> None:
         """Write the batch; on a transient error (locked, I/O, disk full) wait and retry; when
@@ -119,11 +130,50 @@ class LogWriter:
     async def write(self, batch: list[Item]) -> None:
         """One transaction for the whole batch."""
         attempts = [a for _, rows in batch for a in rows]
+        async with self._lock:
+            await self._conn.execute("BEGIN")
+            try:
+                await self._conn.executemany(INSERT_REQUEST, [r for r, _ in batch])
+                if attempts:
+                    await self._conn.executemany(INSERT_ATTEMPT, attempts)
+                await self._conn.execute("COMMIT")
+            except BaseException:
+                await self._rollback()
+                raise
+
+    async def prune(self, now: float | None = None) -> int:
+        """Delete rows past retention, in chunks so the write lock is held briefly; runs on
+        the writer task (at most once per ``PRUNE_EVERY_S``), never on the request path."""
+        self._next_prune = time.monotonic() + PRUNE_EVERY_S
+        if self._retention_s is None:
+            return 0
+        cutoff = (now if now is not None else time.time()) - self._retention_s
+        deleted = 0
+        try:
+            while True:
+                async with self._lock:
+                    n = await self._prune_chunk(cutoff)
+                deleted += n
+                if n < 2000:
+                    return deleted
+        except sqlite3.Error as e:
+            log.error("log retention prune failed: %s", e)
+            return deleted
+
+    async def _prune_chunk(self, cutoff: float) -> int:
         await self._conn.execute("BEGIN")
-        await self._conn.executemany(INSERT_REQUEST, [r for r, _ in batch])
-        if attempts:
-            await self._conn.executemany(INSERT_ATTEMPT, attempts)
-        await self._conn.execute("COMMIT")
+        try:
+            ids = [r[0] for r in await self._conn.execute_fetchall(
+                "SELECT id FROM requests WHERE created_at < ? LIMIT 2000", [cutoff])]
+            if ids:
+                marks = ",".join("?" * len(ids))
+                await self._conn.execute(f"DELETE FROM attempts WHERE request_id IN ({marks})", ids)
+                await self._conn.execute(f"DELETE FROM requests WHERE id IN ({marks})", ids)
+            await self._conn.execute("COMMIT")
+            return len(ids)
+        except BaseException:
+            await self._rollback()
+            raise
 
     async def _rollback(self) -> None:
         try:

@@ -94,7 +94,21 @@ async def record(store: Any, **kw: Any) -> Call:
 
 
 @pytest.fixture
-async def store(tmp_path):
-    s = await open_store(tmp_path, LogSettings(bodies="full"))
-    yield s
-    await s.close()
+async def open_logs(tmp_path):
+    """``await open_logs(**settings)`` → a store in tmp_path, closed at teardown even when the
+    test fails (aiosqlite's thread is not a daemon: a store left open hangs the run)."""
+    opened = []
+
+    async def opener(directory=None, **settings):
+        s = await open_store(directory or tmp_path, LogSettings(**settings))
+        opened.append(s)
+        return s
+
+    yield opener
+    for s in opened:
+        await s.close()
+
+
+@pytest.fixture
+async def store(open_logs):
+    return await open_logs(bodies="full")

@@ -13,16 +13,16 @@ import pytest
 from aiohttp import web
 
 from proxy.admin_logs import STORE, add_routes, log_store_ctx
-from proxy.logstore import LogSettings, open_store
+from proxy.logstore import LogSettings
 
 from .conftest import answer, record
 
 
 @pytest.fixture
-async def seeded(tmp_path):
+async def seeded(open_logs):
     """30 requests: 3 providers, some errors, a cached one, varied latency and metadata.
     Latency falls as i rises, so arrival (= now - latency) still rises with i."""
-    store = await open_store(tmp_path, LogSettings(bodies="full"))
+    store = await open_logs(bodies="full")
     for i in range(30):
         provider = ("openai", "anthropic", "groq")[i % 3]
         await record(
@@ -33,8 +33,7 @@ async def seeded(tmp_path):
             cache="simple" if i == 0 else None, cache_status="HIT" if i == 0 else "DISABLED",
         )
     await store.flush()
-    yield store
-    await store.close()
+    return store
 
 
 @pytest.fixture
@@ -117,8 +116,8 @@ async def test_export_jsonl_and_csv(client):
     assert (await client.get("/v1/logs/export?format=xml")).status == 400
 
 
-async def test_export_streams_past_one_page(tmp_path, aiohttp_client):
-    store = await open_store(tmp_path)
+async def test_export_streams_past_one_page(open_logs, aiohttp_client):
+    store = await open_logs()
     for _ in range(2500):
         await record(store)
     await store.flush()
@@ -128,7 +127,6 @@ async def test_export_streams_past_one_page(tmp_path, aiohttp_client):
     r = await client.get("/v1/logs/export")
     assert r.headers.get("Transfer-Encoding") == "chunked"
     assert len((await r.read()).splitlines()) == 2500
-    await store.close()
 
 
 async def test_analytics(client):

@@ -11,7 +11,7 @@ import pytest
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from proxy.config import Target
-from proxy.logstore import LogFilter, LogSettings, Price, open_store
+from proxy.logstore import LogFilter, LogSettings, Price
 from proxy.logstore.prices import Prices
 from proxy.logstore.rows import RowBuilder, scrub_url
 from proxy.logstore.schema import REQUEST_COLUMNS
@@ -151,8 +151,8 @@ def test_key_like_query_values_are_scrubbed_from_urls():
 SECRET = "sk-PLANTED-7f3a9c1e5b"
 
 
-async def test_secrets_never_reach_the_file(tmp_path):
-    store = await open_store(tmp_path, LogSettings(bodies="full"))
+async def test_secrets_never_reach_the_file(tmp_path, open_logs):
+    store = await open_logs(bodies="full")
     config_header = msgspec.json.encode({"provider": "openai", "api_key": SECRET}).decode()
     headers = {"Authorization": f"Bearer {SECRET}", "x-portkey-api-key": SECRET,
                "api-key": SECRET, "x-api-key": SECRET, "x-portkey-config": config_header}

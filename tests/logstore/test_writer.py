@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from proxy.logstore import LogSettings, StoreClosed, open_store
+from proxy.logstore import StoreClosed
 from proxy.logstore.schema import SCHEMA_VERSION
 
 from .conftest import record
@@ -23,8 +23,8 @@ def count(path: str, table: str = "requests") -> int:
         conn.close()
 
 
-async def test_concurrent_records_make_exactly_n_rows(tmp_path):
-    store = await open_store(tmp_path, LogSettings(batch_size=64))
+async def test_concurrent_records_make_exactly_n_rows(open_logs):
+    store = await open_logs(batch_size=64)
     n = 2000
     await asyncio.gather(*(record(store, attempts=2) for _ in range(n)))
     await store.flush()
@@ -38,8 +38,8 @@ async def test_concurrent_records_make_exactly_n_rows(tmp_path):
     assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
-async def test_close_right_after_a_burst_loses_nothing(tmp_path):
-    store = await open_store(tmp_path, LogSettings(queue_size=100000, batch_size=50))
+async def test_close_right_after_a_burst_loses_nothing(open_logs):
+    store = await open_logs(queue_size=100000, batch_size=50)
     for _ in range(3000):
         await record(store)
     assert store.queue_depth > 0  # nothing was written on the request path
@@ -49,8 +49,8 @@ async def test_close_right_after_a_burst_loses_nothing(tmp_path):
         await record(store)
 
 
-async def test_full_queue_pushes_back_instead_of_dropping(tmp_path):
-    store = await open_store(tmp_path, LogSettings(queue_size=4, batch_size=2))
+async def test_full_queue_pushes_back_instead_of_dropping(open_logs):
+    store = await open_logs(queue_size=4, batch_size=2)
     real_write = store.writer.write
     max_depth = 0
 
@@ -73,8 +73,8 @@ async def test_full_queue_pushes_back_instead_of_dropping(tmp_path):
     assert time.perf_counter() - started > 0.3
 
 
-async def test_transient_write_error_is_retried_not_dropped(tmp_path):
-    store = await open_store(tmp_path, LogSettings(batch_size=10))
+async def test_transient_write_error_is_retried_not_dropped(open_logs):
+    store = await open_logs(batch_size=10)
     real_write = store.writer.write
     fails = 2
 
@@ -93,8 +93,8 @@ async def test_transient_write_error_is_retried_not_dropped(tmp_path):
     assert store.writer.failures == 2
 
 
-async def test_a_row_sqlite_rejects_is_skipped_alone(tmp_path):
-    store = await open_store(tmp_path, LogSettings(batch_size=10))
+async def test_a_row_sqlite_rejects_is_skipped_alone(open_logs):
+    store = await open_logs(batch_size=10)
     real_build = store.recorder._build
     n = 0
 
@@ -113,11 +113,22 @@ async def test_a_row_sqlite_rejects_is_skipped_alone(tmp_path):
     assert count(store.path) == 5
 
 
-async def test_reopen_keeps_rows_and_schema(tmp_path):
-    store = await open_store(tmp_path)
+async def test_reopen_keeps_rows_and_schema(open_logs):
+    store = await open_logs()
     await record(store)
     await store.close()
-    store = await open_store(tmp_path)
+    store = await open_logs()
     await record(store)
     await store.close()
     assert count(store.path) == 2
+
+
+async def test_retention_prunes_old_rows_and_their_attempts(open_logs):
+    store = await open_logs(retention_days=1)
+    for _ in range(5):
+        await record(store, attempts=2)
+    await store.flush()
+    assert await store.writer.prune() == 0  # all fresh
+    assert await store.writer.prune(now=time.time() + 2 * 86400) == 5
+    await store.close()
+    assert count(store.path) == 0 and count(store.path, "attempts") == 0
