@@ -74,10 +74,12 @@ async def export_logs(request: web.Request) -> web.StreamResponse:
     except QueryError as e:
         return _fail(400, str(e))
     bodies = q.get("bodies", "") in ("1", "true") and fmt == "jsonl"
-    resp = web.StreamResponse(headers={
-        "Content-Type": "application/x-ndjson" if fmt == "jsonl" else "text/csv; charset=utf-8",
-        "Content-Disposition": f'attachment; filename="lockgate-logs.{fmt}"',
-    })
+    resp = web.StreamResponse(
+        headers={
+            "Content-Type": "application/x-ndjson" if fmt == "jsonl" else "text/csv; charset=utf-8",
+            "Content-Disposition": f'attachment; filename="lockgate-logs.{fmt}"',
+        }
+    )
     await resp.prepare(request)
     if fmt == "csv":
         await resp.write(csv_lines(None))
@@ -104,8 +106,9 @@ async def create_feedback(request: web.Request) -> web.Response:
         return _fail(400, str(e))
     ids = await _store(request).add_feedback(items)
     n = len(ids)
-    return _json(FeedbackResponse(
-        message=f"{n} feedback{'s' if n != 1 else ''} recorded", feedback_ids=ids))
+    return _json(
+        FeedbackResponse(message=f"{n} feedback{'s' if n != 1 else ''} recorded", feedback_ids=ids)
+    )
 
 
 async def update_feedback(request: web.Request) -> web.Response:
@@ -126,8 +129,9 @@ async def list_feedback(request: web.Request) -> web.Response:
     return _json(FeedbackList(data=await _store(request).feedback_for(trace_id)))
 
 
-def log_store_ctx(data_dir: str | Path, settings: LogSettings | None = None
-                  ) -> Callable[[web.Application], AsyncIterator[None]]:
+def log_store_ctx(
+    data_dir: str | Path, settings: LogSettings | None = None
+) -> Callable[[web.Application], AsyncIterator[None]]:
     """An ``app.cleanup_ctx`` entry: opens the store at start-up (``app[STORE]``), and at
     shutdown closes it, which writes every queued row first."""
 
@@ -142,8 +146,7 @@ def log_store_ctx(data_dir: str | Path, settings: LogSettings | None = None
     return ctx
 
 
-def add_routes(app: web.Application, store: LogStore | None = None,
-               prefix: str = "/v1") -> None:
+def add_routes(app: web.Application, store: LogStore | None = None, prefix: str = "/v1") -> None:
     """Register the routes (before the catch-all ``/v1/*`` route). The store is looked up per
     request in ``app[STORE]``: pass it here, or let `log_store_ctx` set it at start-up."""
     if store is not None:

@@ -23,12 +23,52 @@ from proxy.logstore.schema import open_sync
 from proxy.logstore.settings import LogSettings
 
 DEFAULT_DATA_DIR = "./data"
-_TAIL_COLS = ("time", "trace", "provider", "model", "status", "ms", "ttfb", "tokens", "cost",
-              "cache", "retry", "error")
-_RIGHT = frozenset({"status", "ms", "ttfb", "tokens", "cost", "retry", "requests", "err%",
-                    "p50 ms", "p90 ms", "p99 ms", "hits", "fb n", "fb avg"})
-_WIDTH = {"time": 19, "trace": 14, "provider": 12, "model": 24, "status": 6, "ms": 8,
-          "ttfb": 7, "tokens": 7, "cost": 9, "cache": 7, "retry": 5, "error": 40}
+_TAIL_COLS = (
+    "time",
+    "trace",
+    "provider",
+    "model",
+    "status",
+    "ms",
+    "ttfb",
+    "tokens",
+    "cost",
+    "cache",
+    "retry",
+    "error",
+)
+_RIGHT = frozenset(
+    {
+        "status",
+        "ms",
+        "ttfb",
+        "tokens",
+        "cost",
+        "retry",
+        "requests",
+        "err%",
+        "p50 ms",
+        "p90 ms",
+        "p99 ms",
+        "hits",
+        "fb n",
+        "fb avg",
+    }
+)
+_WIDTH = {
+    "time": 19,
+    "trace": 14,
+    "provider": 12,
+    "model": 24,
+    "status": 6,
+    "ms": 8,
+    "ttfb": 7,
+    "tokens": 7,
+    "cost": 9,
+    "cache": 7,
+    "retry": 5,
+    "error": 40,
+}
 
 
 def add_subcommands(sub: argparse._SubParsersAction) -> None:
@@ -60,15 +100,21 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
     stats = sub.add_parser("stats", help="requests, errors, latency, tokens, cost, feedback")
     _common(stats)
     _filters(stats)
-    stats.add_argument("--by", default="provider",
-                       help="provider | model | status | cache_status | endpoint | metadata.<key>")
+    stats.add_argument(
+        "--by",
+        default="provider",
+        help="provider | model | status | cache_status | endpoint | metadata.<key>",
+    )
     stats.set_defaults(func=cmd_stats)
 
 
 def _common(p: argparse.ArgumentParser) -> None:
     # SUPPRESS: a --data-dir given on the parent parser is not overwritten by this default.
-    p.add_argument("--data-dir", default=argparse.SUPPRESS,
-                   help=f"gateway data directory (default {DEFAULT_DATA_DIR})")
+    p.add_argument(
+        "--data-dir",
+        default=argparse.SUPPRESS,
+        help=f"gateway data directory (default {DEFAULT_DATA_DIR})",
+    )
     p.add_argument("--db", default=None, help="the log SQLite file itself")
 
 
@@ -92,14 +138,20 @@ def db_path(args: argparse.Namespace) -> Path:
 def _connect(args: argparse.Namespace) -> Any:
     path = db_path(args)
     if not path.exists():
-        raise SystemExit(f"lockgate: no log store at {path} (has the gateway run with this "
-                         f"--data-dir?)")
+        raise SystemExit(
+            f"lockgate: no log store at {path} (has the gateway run with this --data-dir?)"
+        )
     return open_sync(str(path), readonly=True)
 
 
 def filter_from_args(args: argparse.Namespace) -> LogFilter:
-    f = LogFilter(trace_id=args.trace_id, provider=args.provider, model=args.model,
-                  cache_status=args.cache_status, status=args.status)
+    f = LogFilter(
+        trace_id=args.trace_id,
+        provider=args.provider,
+        model=args.model,
+        cache_status=args.cache_status,
+        status=args.status,
+    )
     try:
         if args.status is not None:
             f.where()  # validates the status form
@@ -115,8 +167,9 @@ def filter_from_args(args: argparse.Namespace) -> LogFilter:
     return f
 
 
-def pages(conn: Any, f: LogFilter, *, bodies: bool = False,
-          page: int = 1000) -> Iterator[list[LogEntry]]:
+def pages(
+    conn: Any, f: LogFilter, *, bodies: bool = False, page: int = 1000
+) -> Iterator[list[LogEntry]]:
     from proxy.logstore.schema import REQUEST_COLUMNS
 
     cols = REQUEST_COLUMNS if bodies else LIST_COLUMNS
@@ -136,20 +189,32 @@ def pages(conn: Any, f: LogFilter, *, bodies: bool = False,
 
 
 def _fmt_row(e: LogEntry) -> dict[str, str]:
-    tokens = "" if e.total_tokens is None else f"{e.total_tokens}{'~' if e.tokens_estimated else ''}"
+    tokens = (
+        "" if e.total_tokens is None else f"{e.total_tokens}{'~' if e.tokens_estimated else ''}"
+    )
     return {
         "time": datetime.fromtimestamp(e.created_at).strftime("%Y-%m-%d %H:%M:%S"),
-        "trace": e.trace_id[:14], "provider": e.provider or "-", "model": e.model or "-",
+        "trace": e.trace_id[:14],
+        "provider": e.provider or "-",
+        "model": e.model or "-",
         "status": str(e.status) + ("" if e.complete else "!"),
-        "ms": f"{e.latency_ms:.1f}", "ttfb": "" if e.ttfb_ms is None else f"{e.ttfb_ms:.1f}",
-        "tokens": tokens, "cost": _money(e.cost),
+        "ms": f"{e.latency_ms:.1f}",
+        "ttfb": "" if e.ttfb_ms is None else f"{e.ttfb_ms:.1f}",
+        "tokens": tokens,
+        "cost": _money(e.cost),
         "cache": {"DISABLED": "-"}.get(e.cache_status or "", e.cache_status or "-"),
-        "retry": str(e.retries), "error": (e.error or "").replace("\n", " "),
+        "retry": str(e.retries),
+        "error": (e.error or "").replace("\n", " "),
     }
 
 
-def table(cols: Sequence[str], rows: list[dict[str, str]], *, fixed: bool = False,
-          titles: dict[str, str] | None = None) -> str:
+def table(
+    cols: Sequence[str],
+    rows: list[dict[str, str]],
+    *,
+    fixed: bool = False,
+    titles: dict[str, str] | None = None,
+) -> str:
     """Aligned columns; numbers right-aligned; over-long cells cut with an ellipsis."""
     head = {c: (titles or {}).get(c, c).upper() for c in cols}
     widths = {}
@@ -176,17 +241,25 @@ def cmd_tail(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     conn = _connect(args)
     cols = ", ".join(LIST_COLUMNS)
-    rows = conn.execute(f"SELECT rowid, {cols} FROM requests ORDER BY rowid DESC LIMIT ?",
-                        [args.n]).fetchall()[::-1]
+    rows = conn.execute(
+        f"SELECT rowid, {cols} FROM requests ORDER BY rowid DESC LIMIT ?", [args.n]
+    ).fetchall()[::-1]
     last = rows[-1][0] if rows else 0
-    out.write(table(_TAIL_COLS, [_fmt_row(LogEntry(**row_dict(LIST_COLUMNS, r[1:])))
-                                 for r in rows], fixed=args.follow) + "\n")
+    out.write(
+        table(
+            _TAIL_COLS,
+            [_fmt_row(LogEntry(**row_dict(LIST_COLUMNS, r[1:]))) for r in rows],
+            fixed=args.follow,
+        )
+        + "\n"
+    )
     out.flush()
     try:
         while args.follow:
             time.sleep(args.interval)
-            new = conn.execute(f"SELECT rowid, {cols} FROM requests WHERE rowid > ? "
-                               "ORDER BY rowid", [last]).fetchall()
+            new = conn.execute(
+                f"SELECT rowid, {cols} FROM requests WHERE rowid > ? ORDER BY rowid", [last]
+            ).fetchall()
             for r in new:
                 e = LogEntry(**row_dict(LIST_COLUMNS, r[1:]))
                 out.write(_line(_TAIL_COLS, _fmt_row(e), _WIDTH) + "\n")
@@ -240,8 +313,13 @@ def compute_stats(conn: Any, f: LogFilter, group_by: str | None) -> Analytics:
     tstats, targs, tfsql, tfargs = an.totals_sql(f)
     groups = conn.execute(stats, sargs).fetchall() if group_by else []
     fbs = conn.execute(fsql, fargs).fetchall() if group_by else []
-    return an.build(group_by, groups, fbs, conn.execute(tstats, targs).fetchall(),
-                    conn.execute(tfsql, tfargs).fetchall())
+    return an.build(
+        group_by,
+        groups,
+        fbs,
+        conn.execute(tstats, targs).fetchall(),
+        conn.execute(tfsql, tfargs).fetchall(),
+    )
 
 
 def _money(v: float | None) -> str:
@@ -256,10 +334,16 @@ def _ms(v: float | None) -> str:
 
 def _stat_row(key: str, g: GroupStats) -> dict[str, str]:
     return {
-        "group": key, "requests": str(g.requests), "err%": f"{100 * g.error_rate:.1f}",
-        "p50 ms": _ms(g.latency_p50_ms), "p90 ms": _ms(g.latency_p90_ms),
-        "p99 ms": _ms(g.latency_p99_ms), "tokens": str(g.total_tokens),
-        "cost": _money(g.cost), "hits": str(g.cache_hits), "fb n": str(g.feedback.count),
+        "group": key,
+        "requests": str(g.requests),
+        "err%": f"{100 * g.error_rate:.1f}",
+        "p50 ms": _ms(g.latency_p50_ms),
+        "p90 ms": _ms(g.latency_p90_ms),
+        "p99 ms": _ms(g.latency_p99_ms),
+        "tokens": str(g.total_tokens),
+        "cost": _money(g.cost),
+        "hits": str(g.cache_hits),
+        "fb n": str(g.feedback.count),
         "fb avg": "-" if g.feedback.avg_value is None else f"{g.feedback.avg_value:.2f}",
     }
 
@@ -274,8 +358,19 @@ def cmd_stats(args: argparse.Namespace, out: TextIO | None = None) -> int:
         raise SystemExit(f"lockgate: {e}") from None
     finally:
         conn.close()
-    cols = ("group", "requests", "err%", "p50 ms", "p90 ms", "p99 ms", "tokens", "cost",
-            "hits", "fb n", "fb avg")
+    cols = (
+        "group",
+        "requests",
+        "err%",
+        "p50 ms",
+        "p90 ms",
+        "p99 ms",
+        "tokens",
+        "cost",
+        "hits",
+        "fb n",
+        "fb avg",
+    )
     rows = [_stat_row(g.key if g.key is not None else "-", g) for g in result.groups]
     rows.append(_stat_row("TOTAL", result.totals))
     out.write(table(cols, rows, titles={"group": args.by or "all"}) + "\n")

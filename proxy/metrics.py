@@ -59,7 +59,8 @@ class MetricsRecorder:
 
     async def record(self, call: Any, reply: Any, outcome: Any) -> None:
         provider = (reply.provider if reply is not None else "") or (
-            getattr(call.config, "provider", None) or "none")
+            getattr(call.config, "provider", None) or "none"
+        )
         self.requests[provider, outcome.status] += 1
         hist = self.latency.get(provider)
         if hist is None:
@@ -86,27 +87,44 @@ class MetricsRecorder:
         self._gauges.append((name, kind, help_text, read))
 
     def watch_log_store(self, store: Any) -> None:
-        self.gauge("lockgate_log_queue_depth", "gauge",
-                   "Log rows waiting for the writer.", lambda: store.queue_depth)
-        self.gauge("lockgate_log_rows_written_total", "counter",
-                   "Log rows written to SQLite.", lambda: store.writer.written)
-        self.gauge("lockgate_log_write_failures_total", "counter",
-                   "Failed log batch writes (retried) and rejected rows.",
-                   lambda: store.writer.failures)
+        self.gauge(
+            "lockgate_log_queue_depth",
+            "gauge",
+            "Log rows waiting for the writer.",
+            lambda: store.queue_depth,
+        )
+        self.gauge(
+            "lockgate_log_rows_written_total",
+            "counter",
+            "Log rows written to SQLite.",
+            lambda: store.writer.written,
+        )
+        self.gauge(
+            "lockgate_log_write_failures_total",
+            "counter",
+            "Failed log batch writes (retried) and rejected rows.",
+            lambda: store.writer.failures,
+        )
 
     def render(self) -> str:
         w = self._worker
         out: list[str] = []
 
-        def family(name: str, kind: str, help_text: str,
-                   series: dict[Any, Any], labels: tuple[str, ...]) -> None:
+        def family(
+            name: str, kind: str, help_text: str, series: dict[Any, Any], labels: tuple[str, ...]
+        ) -> None:
             out.append(f"# HELP {name} {help_text}\n# TYPE {name} {kind}\n")
             for key, value in sorted(series.items(), key=lambda kv: str(kv[0])):
                 vals = key if isinstance(key, tuple) else (key,)
                 out.append(f"{name}{{{_labels(labels, vals, w)}}} {value}\n")
 
-        family("lockgate_requests_total", "counter", "Finished requests.",
-               self.requests, ("provider", "status"))
+        family(
+            "lockgate_requests_total",
+            "counter",
+            "Finished requests.",
+            self.requests,
+            ("provider", "status"),
+        )
         name = "lockgate_request_duration_seconds"
         out.append(f"# HELP {name} Request arrival to last byte.\n# TYPE {name} histogram\n")
         for provider, h in sorted(self.latency.items()):
@@ -116,20 +134,41 @@ class MetricsRecorder:
                 running += n
                 out.append(f'{name}_bucket{{{base},le="{bound}"}} {running}\n')
             out.append(f"{name}_sum{{{base}}} {h.sum}\n{name}_count{{{base}}} {running}\n")
-        family("lockgate_upstream_attempts_total", "counter", "Upstream calls.",
-               self.attempts, ("provider",))
-        family("lockgate_upstream_errors_total", "counter",
-               "Upstream attempts that failed (408, 429, 5xx, or no answer).",
-               self.upstream_errors, ("provider", "code"))
+        family(
+            "lockgate_upstream_attempts_total",
+            "counter",
+            "Upstream calls.",
+            self.attempts,
+            ("provider",),
+        )
+        family(
+            "lockgate_upstream_errors_total",
+            "counter",
+            "Upstream attempts that failed (408, 429, 5xx, or no answer).",
+            self.upstream_errors,
+            ("provider", "code"),
+        )
         family("lockgate_retries_total", "counter", "Retries made.", self.retries, ("provider",))
-        family("lockgate_cache_requests_total", "counter", "Requests with a cache configured.",
-               self.cache, ("mode", "status"))
+        family(
+            "lockgate_cache_requests_total",
+            "counter",
+            "Requests with a cache configured.",
+            self.cache,
+            ("mode", "status"),
+        )
         family("lockgate_cache_hits_total", "counter", "Cache hits.", self.cache_hits, ("mode",))
-        family("lockgate_streams_incomplete_total", "counter", "Streams cut before the end.",
-               self.incomplete, ("provider",))
+        family(
+            "lockgate_streams_incomplete_total",
+            "counter",
+            "Streams cut before the end.",
+            self.incomplete,
+            ("provider",),
+        )
         for gname, kind, help_text, read in self._gauges:
-            out.append(f"# HELP {gname} {help_text}\n# TYPE {gname} {kind}\n"
-                       f'{gname}{{worker="{w}"}} {read()}\n')
+            out.append(
+                f"# HELP {gname} {help_text}\n# TYPE {gname} {kind}\n"
+                f'{gname}{{worker="{w}"}} {read()}\n'
+            )
         return "".join(out)
 
 
@@ -151,7 +190,8 @@ async def metrics_handler(request: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
 
-def add_metrics_route(app: web.Application, metrics: MetricsRecorder,
-                      path: str = "/metrics") -> None:
+def add_metrics_route(
+    app: web.Application, metrics: MetricsRecorder, path: str = "/metrics"
+) -> None:
     app[METRICS] = metrics
     app.router.add_get(path, metrics_handler)

@@ -25,7 +25,7 @@ def group_expr(group_by: str | None) -> tuple[str, list[Any]]:
         return f"CAST({group_by} AS TEXT)", []
     if group_by.startswith("metadata."):
         try:
-            col, args = meta_expr(group_by[len("metadata."):])
+            col, args = meta_expr(group_by[len("metadata.") :])
         except QueryError as e:
             raise QueryError(f"group_by: {e}") from None
         return col, args
@@ -71,8 +71,13 @@ def totals_sql(f: LogFilter) -> tuple[str, list[Any], str, list[Any]]:
     return analytics_sql(f, None)
 
 
-def build(group_by: str | None, stat_rows: list[tuple], fb_rows: list[tuple],
-          total_rows: list[tuple], total_fb: list[tuple]) -> Analytics:
+def build(
+    group_by: str | None,
+    stat_rows: list[tuple],
+    fb_rows: list[tuple],
+    total_rows: list[tuple],
+    total_fb: list[tuple],
+) -> Analytics:
     fb = {r[0]: _fb(r) for r in fb_rows}
     groups = [_group(r, fb.get(r[0], FeedbackSummary())) for r in stat_rows]
     if total_rows:
@@ -83,14 +88,25 @@ def build(group_by: str | None, stat_rows: list[tuple], fb_rows: list[tuple],
 
 
 def _fb(r: tuple) -> FeedbackSummary:
-    return FeedbackSummary(count=r[1], avg_value=r[2], weighted_avg_value=r[3],
-                           positive=r[4] or 0, negative=r[5] or 0)
+    return FeedbackSummary(
+        count=r[1], avg_value=r[2], weighted_avg_value=r[3], positive=r[4] or 0, negative=r[5] or 0
+    )
 
 
 def _group(r: tuple, fb: FeedbackSummary) -> GroupStats:
     n, errors = r[1], r[2] or 0
     return GroupStats(
-        key=r[0], requests=n, errors=errors, error_rate=(errors / n) if n else 0.0,
-        latency_p50_ms=r[3], latency_p90_ms=r[4], latency_p99_ms=r[5],
-        prompt_tokens=r[6], completion_tokens=r[7], total_tokens=r[8], cost=r[9],
-        cache_hits=r[10] or 0, feedback=fb)
+        key=r[0],
+        requests=n,
+        errors=errors,
+        error_rate=(errors / n) if n else 0.0,
+        latency_p50_ms=r[3],
+        latency_p90_ms=r[4],
+        latency_p99_ms=r[5],
+        prompt_tokens=r[6],
+        completion_tokens=r[7],
+        total_tokens=r[8],
+        cost=r[9],
+        cache_hits=r[10] or 0,
+        feedback=fb,
+    )

@@ -77,16 +77,25 @@ def parse_update(body: bytes) -> FeedbackUpdate:
     return upd
 
 
-INSERT = ("INSERT INTO feedback (id, trace_id, value, weight, metadata, created_at, updated_at)"
-          " VALUES (?, ?, ?, ?, ?, ?, ?)")
+INSERT = (
+    "INSERT INTO feedback (id, trace_id, value, weight, metadata, created_at, updated_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
 SELECT = "SELECT id, trace_id, value, weight, metadata, created_at, updated_at FROM feedback"
 
 
 def rows_for(items: list[FeedbackIn]) -> list[tuple]:
     now = time.time()
     return [
-        (uuid.uuid4().hex, f.trace_id, f.value, f.weight,
-         _encode(f.metadata).decode() if f.metadata is not None else None, now, now)
+        (
+            uuid.uuid4().hex,
+            f.trace_id,
+            f.value,
+            f.weight,
+            _encode(f.metadata).decode() if f.metadata is not None else None,
+            now,
+            now,
+        )
         for f in items
     ]
 

@@ -69,8 +69,9 @@ class Prices:
             self._memo[key] = found
         return found
 
-    def cost(self, provider: str | None, model: str | None,
-             prompt: int | None, completion: int | None) -> float | None:
+    def cost(
+        self, provider: str | None, model: str | None, prompt: int | None, completion: int | None
+    ) -> float | None:
         if not model or (prompt is None and completion is None):
             return None
         price = self.lookup(provider, model)

@@ -17,8 +17,12 @@ import msgspec
 
 from proxy.logstore.schema import REQUEST_COLUMNS
 
-INDEXED_META = {"_user": "meta_user", "_organisation": "meta_organisation",
-                "_environment": "meta_environment", "_prompt": "meta_prompt"}
+INDEXED_META = {
+    "_user": "meta_user",
+    "_organisation": "meta_organisation",
+    "_environment": "meta_environment",
+    "_prompt": "meta_prompt",
+}
 _META_KEY = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 _STATUS = re.compile(r"^([1-5])xx$", re.I)
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhdw])$")
@@ -113,11 +117,12 @@ def filter_from_params(params: Mapping[str, str]) -> LogFilter:
                 setattr(f, name, parse_time(params[name]))
             except ValueError:
                 raise QueryError(
-                    f"{name}: expected unix seconds, ISO 8601 or a duration like 24h") from None
+                    f"{name}: expected unix seconds, ISO 8601 or a duration like 24h"
+                ) from None
     meta: dict[str, str] = {}
     for k, v in params.items():
         if k.startswith("metadata."):
-            key = k[len("metadata."):]
+            key = k[len("metadata.") :]
             meta_expr(key)  # validates
             meta[key] = v
     f.metadata = meta
@@ -132,15 +137,18 @@ def parse_limit(text: str | None, default: int = 50) -> int:
     return int(text)
 
 
-def list_sql(f: LogFilter, *, limit: int, cursor: str | None = None,
-             columns: tuple[str, ...] = LIST_COLUMNS) -> tuple[str, list[Any]]:
+def list_sql(
+    f: LogFilter, *, limit: int, cursor: str | None = None, columns: tuple[str, ...] = LIST_COLUMNS
+) -> tuple[str, list[Any]]:
     """Newest first; ``cursor`` is the last id of the previous page (ids sort by arrival)."""
     where, args = f.where()
     if cursor:
         where = (where + " AND " if where else " WHERE ") + "id < ?"
         args.append(cursor)
-    return (f"SELECT {', '.join(columns)} FROM requests{where} ORDER BY id DESC LIMIT ?",
-            args + [limit])
+    return (
+        f"SELECT {', '.join(columns)} FROM requests{where} ORDER BY id DESC LIMIT ?",
+        args + [limit],
+    )
 
 
 def row_dict(columns: tuple[str, ...], row: tuple) -> dict[str, Any]:

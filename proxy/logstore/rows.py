@@ -33,6 +33,7 @@ def _reseed() -> None:
 
 os.register_at_fork(after_in_child=_reseed)
 _TOKEN_ENDPOINTS = frozenset({"chat", "completions", "embeddings"})
+_TOKEN_PATHS = ("/chat/completions", "/completions", "/embeddings", "/messages")
 _HITS = frozenset({"HIT", "SEMANTIC HIT"})
 _SECRET_QUERY = re.compile(r"(?i)([?&](?:key|api[-_]?key|token|access_token|sig)=)[^&#]*")
 _TARGET_STEP = re.compile(r"targets\[(\d+)\]")
@@ -91,11 +92,12 @@ class RowBuilder:
         rid = new_id(arrival_ns)
         target_path = reply.target_path if reply is not None else None
         provider = (reply.provider if reply is not None else "") or getattr(
-            call.config, "provider", None)
+            call.config, "provider", None
+        )
         model = _model(call, target_path)
         tokens = usage.NONE
         ok = 200 <= outcome.status < 300
-        if ok and call.endpoint in _TOKEN_ENDPOINTS:
+        if ok and (call.endpoint in _TOKEN_ENDPOINTS or call.path.endswith(_TOKEN_PATHS)):
             if outcome.streamed:
                 tokens = usage.from_stream(outcome.stream_tail, outcome.bytes_out, len(call.body))
             else:
@@ -105,33 +107,63 @@ class RowBuilder:
         if cache_status in _HITS:
             cost = 0.0 if tokens.total is not None else None
         else:
-            cost = self.prices.cost(provider, tokens.model or model, tokens.prompt,
-                                    tokens.completion)
+            cost = self.prices.cost(
+                provider, tokens.model or model, tokens.prompt, tokens.completion
+            )
         meta = call.metadata or {}
         h = call.headers
         error = outcome.error or (reply.error if reply is not None else None)
         row = (
-            rid, call.trace_id,
-            h.get("x-portkey-span-id"), h.get("x-portkey-parent-span-id"),
+            rid,
+            call.trace_id,
+            h.get("x-portkey-span-id"),
+            h.get("x-portkey-parent-span-id"),
             h.get("x-portkey-span-name"),
-            arrival_ns / 1e9, call.method, call.path, call.endpoint,
-            provider or None, model, target_path,
-            len(call.attempts), reply.retries if reply is not None else 0,
-            outcome.status, outcome.latency_ms,
+            arrival_ns / 1e9,
+            call.method,
+            call.path,
+            call.endpoint,
+            provider or None,
+            model,
+            target_path,
+            len(call.attempts),
+            reply.retries if reply is not None else 0,
+            outcome.status,
+            outcome.latency_ms,
             reply.ttfb_ms if reply is not None else None,
-            cache_status, call.cache.mode if call.cache is not None else None,
-            int(outcome.streamed), int(outcome.complete),
-            tokens.prompt, tokens.completion, tokens.total, int(tokens.estimated), cost,
+            cache_status,
+            call.cache.mode if call.cache is not None else None,
+            int(outcome.streamed),
+            int(outcome.complete),
+            tokens.prompt,
+            tokens.completion,
+            tokens.total,
+            int(tokens.estimated),
+            cost,
             _encode(meta).decode() if meta else None,
-            _s(meta.get("_user")), _s(meta.get("_organisation")),
-            _s(meta.get("_environment")), _s(meta.get("_prompt")),
-            error, len(call.body), outcome.bytes_out,
+            _s(meta.get("_user")),
+            _s(meta.get("_organisation")),
+            _s(meta.get("_environment")),
+            _s(meta.get("_prompt")),
+            error,
+            len(call.body),
+            outcome.bytes_out,
             self._body(call.body),
             self._body(outcome.stream_tail if outcome.streamed else outcome.body),
         )
         attempts = [
-            (rid, i, a.target_path, a.provider, scrub_url(a.url), a.status, a.latency_ms,
-             a.ttfb_ms, a.error, a.started_at)
+            (
+                rid,
+                i,
+                a.target_path,
+                a.provider,
+                scrub_url(a.url),
+                a.status,
+                a.latency_ms,
+                a.ttfb_ms,
+                a.error,
+                a.started_at,
+            )
             for i, a in enumerate(call.attempts)
         ]
         return row, attempts

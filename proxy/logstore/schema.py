@@ -9,16 +9,54 @@ from __future__ import annotations
 import sqlite3
 
 REQUEST_COLUMNS = (
-    "id", "trace_id", "span_id", "parent_span_id", "span_name", "created_at", "method", "path",
-    "endpoint", "provider", "model", "target_path", "attempt_count", "retries", "status",
-    "latency_ms", "ttfb_ms", "cache_status", "cache_mode", "streamed", "complete",
-    "prompt_tokens", "completion_tokens", "total_tokens", "tokens_estimated", "cost",
-    "metadata", "meta_user", "meta_organisation", "meta_environment", "meta_prompt", "error",
-    "bytes_in", "bytes_out", "request_body", "response_body",
+    "id",
+    "trace_id",
+    "span_id",
+    "parent_span_id",
+    "span_name",
+    "created_at",
+    "method",
+    "path",
+    "endpoint",
+    "provider",
+    "model",
+    "target_path",
+    "attempt_count",
+    "retries",
+    "status",
+    "latency_ms",
+    "ttfb_ms",
+    "cache_status",
+    "cache_mode",
+    "streamed",
+    "complete",
+    "prompt_tokens",
+    "completion_tokens",
+    "total_tokens",
+    "tokens_estimated",
+    "cost",
+    "metadata",
+    "meta_user",
+    "meta_organisation",
+    "meta_environment",
+    "meta_prompt",
+    "error",
+    "bytes_in",
+    "bytes_out",
+    "request_body",
+    "response_body",
 )
 ATTEMPT_COLUMNS = (
-    "request_id", "seq", "target_path", "provider", "url", "status", "latency_ms", "ttfb_ms",
-    "error", "started_at",
+    "request_id",
+    "seq",
+    "target_path",
+    "provider",
+    "url",
+    "status",
+    "latency_ms",
+    "ttfb_ms",
+    "error",
+    "started_at",
 )
 
 MIGRATIONS: tuple[str, ...] = (
@@ -83,7 +121,8 @@ def migrate(conn: sqlite3.Connection) -> int:
     found = conn.execute("PRAGMA user_version").fetchone()[0]
     if found > SCHEMA_VERSION:
         raise RuntimeError(
-            f"log store schema v{found} is newer than this build (v{SCHEMA_VERSION})")
+            f"log store schema v{found} is newer than this build (v{SCHEMA_VERSION})"
+        )
     for version in range(found, SCHEMA_VERSION):
         conn.execute("BEGIN IMMEDIATE")
         try:

@@ -35,8 +35,10 @@ from proxy.logstore.settings import LogSettings
 from proxy.logstore.writer import LogWriter
 
 log = logging.getLogger("lockgate.logstore")
-_ATTEMPTS = ("SELECT seq, target_path, provider, url, status, latency_ms, ttfb_ms, error, "
-             "started_at FROM attempts WHERE request_id = ? ORDER BY seq")
+_ATTEMPTS = (
+    "SELECT seq, target_path, provider, url, status, latency_ms, ttfb_ms, error, "
+    "started_at FROM attempts WHERE request_id = ? ORDER BY seq"
+)
 
 
 class LogRecorder:
@@ -71,17 +73,26 @@ async def _connect(path: str) -> aiosqlite.Connection:
 
 
 class LogStore:
-    def __init__(self, path: str, settings: LogSettings, writer_conn: aiosqlite.Connection,
-                 conn: aiosqlite.Connection) -> None:
+    def __init__(
+        self,
+        path: str,
+        settings: LogSettings,
+        writer_conn: aiosqlite.Connection,
+        conn: aiosqlite.Connection,
+    ) -> None:
         self.path = path
         self.settings = settings
         self._conn = conn
         self._wconn = writer_conn
-        self.writer = LogWriter(writer_conn, queue_size=settings.queue_size,
-                                batch_size=settings.batch_size,
-                                retention_days=settings.retention_days)
-        self.recorder = LogRecorder(RowBuilder(settings, Prices.from_settings(settings)),
-                                    self.writer)
+        self.writer = LogWriter(
+            writer_conn,
+            queue_size=settings.queue_size,
+            batch_size=settings.batch_size,
+            retention_days=settings.retention_days,
+        )
+        self.recorder = LogRecorder(
+            RowBuilder(settings, Prices.from_settings(settings)), self.writer
+        )
         self._closed = False
         self._fb_lock = asyncio.Lock()  # one feedback transaction at a time on ``_conn``
 
@@ -120,23 +131,27 @@ class LogStore:
         rows = await self._conn.execute_fetchall(sql, args)
         entries = [LogEntry(**row_dict(LIST_COLUMNS, r)) for r in rows[:limit]]
         more = len(rows) > limit
-        return LogPage(data=entries, has_more=more,
-                       next_cursor=entries[-1].id if more and entries else None)
+        return LogPage(
+            data=entries, has_more=more, next_cursor=entries[-1].id if more and entries else None
+        )
 
     async def get(self, rid: str) -> LogEntry | None:
         rows = await self._conn.execute_fetchall(
-            f"SELECT {', '.join(REQUEST_COLUMNS)} FROM requests WHERE id = ?", [rid])
+            f"SELECT {', '.join(REQUEST_COLUMNS)} FROM requests WHERE id = ?", [rid]
+        )
         if not rows:
             return None
         entry = LogEntry(**row_dict(REQUEST_COLUMNS, rows[0]))
         att = await self._conn.execute_fetchall(_ATTEMPTS, [rid])
-        entry.attempts = [AttemptEntry(**dict(zip(AttemptEntry.__struct_fields__, a,
-                                                  strict=True))) for a in att]
+        entry.attempts = [
+            AttemptEntry(**dict(zip(AttemptEntry.__struct_fields__, a, strict=True))) for a in att
+        ]
         entry.feedback = await self.feedback_for(entry.trace_id)
         return entry
 
-    async def pages(self, f: LogFilter, *, bodies: bool = False,
-                    page: int = 1000) -> AsyncIterator[list[LogEntry]]:
+    async def pages(
+        self, f: LogFilter, *, bodies: bool = False, page: int = 1000
+    ) -> AsyncIterator[list[LogEntry]]:
         """Every matching row, newest first, a page at a time (for streamed export)."""
         cols = REQUEST_COLUMNS if bodies else LIST_COLUMNS
         cursor = None
@@ -183,14 +198,21 @@ class LogStore:
 
     async def feedback_for(self, trace_id: str) -> list[FeedbackEntry]:
         rows = await self._conn.execute_fetchall(
-            fb.SELECT + " WHERE trace_id = ? ORDER BY created_at", [trace_id])
+            fb.SELECT + " WHERE trace_id = ? ORDER BY created_at", [trace_id]
+        )
         return [_feedback(r) for r in rows]
 
 
 def _feedback(r: tuple) -> FeedbackEntry:
-    return FeedbackEntry(id=r[0], trace_id=r[1], value=r[2], weight=r[3],
-                         metadata=msgspec.json.decode(r[4]) if r[4] else None,
-                         created_at=r[5], updated_at=r[6])
+    return FeedbackEntry(
+        id=r[0],
+        trace_id=r[1],
+        value=r[2],
+        weight=r[3],
+        metadata=msgspec.json.decode(r[4]) if r[4] else None,
+        created_at=r[5],
+        updated_at=r[6],
+    )
 
 
 async def open_store(data_dir: str | Path, settings: LogSettings | None = None) -> LogStore:

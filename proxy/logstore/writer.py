@@ -24,10 +24,14 @@ log = logging.getLogger("lockgate.logstore")
 Item = tuple[tuple, list[tuple]]
 _STOP = object()
 PRUNE_EVERY_S = 3600.0
-INSERT_REQUEST = (f"INSERT INTO requests ({', '.join(REQUEST_COLUMNS)}) "
-                  f"VALUES ({', '.join('?' * len(REQUEST_COLUMNS))})")
-INSERT_ATTEMPT = (f"INSERT INTO attempts ({', '.join(ATTEMPT_COLUMNS)}) "
-                  f"VALUES ({', '.join('?' * len(ATTEMPT_COLUMNS))})")
+INSERT_REQUEST = (
+    f"INSERT INTO requests ({', '.join(REQUEST_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * len(REQUEST_COLUMNS))})"
+)
+INSERT_ATTEMPT = (
+    f"INSERT INTO attempts ({', '.join(ATTEMPT_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * len(ATTEMPT_COLUMNS))})"
+)
 
 
 class StoreClosed(RuntimeError):
@@ -35,8 +39,14 @@ class StoreClosed(RuntimeError):
 
 
 class LogWriter:
-    def __init__(self, conn: aiosqlite.Connection, *, queue_size: int, batch_size: int,
-                 retention_days: float | None = None) -> None:
+    def __init__(
+        self,
+        conn: aiosqlite.Connection,
+        *,
+        queue_size: int,
+        batch_size: int,
+        retention_days: float | None = None,
+    ) -> None:
         self._conn = conn
         self._retention_s = retention_days * 86400 if retention_days else None
         self._next_prune = 0.0
@@ -163,8 +173,12 @@ class LogWriter:
     async def _prune_chunk(self, cutoff: float) -> int:
         await self._conn.execute("BEGIN")
         try:
-            ids = [r[0] for r in await self._conn.execute_fetchall(
-                "SELECT id FROM requests WHERE created_at < ? LIMIT 2000", [cutoff])]
+            ids = [
+                r[0]
+                for r in await self._conn.execute_fetchall(
+                    "SELECT id FROM requests WHERE created_at < ? LIMIT 2000", [cutoff]
+                )
+            ]
             if ids:
                 marks = ",".join("?" * len(ids))
                 await self._conn.execute(f"DELETE FROM attempts WHERE request_id IN ({marks})", ids)

@@ -26,11 +26,16 @@ async def seeded(open_logs):
     for i in range(30):
         provider = ("openai", "anthropic", "groq")[i % 3]
         await record(
-            store, provider=provider, model=f"m-{provider}", trace_id=f"t{i}",
-            status=500 if i % 10 == 9 else 200, latency_ms=float(30 - i),
+            store,
+            provider=provider,
+            model=f"m-{provider}",
+            trace_id=f"t{i}",
+            status=500 if i % 10 == 9 else 200,
+            latency_ms=float(30 - i),
             metadata={"_user": f"u{i % 2}", "team": "a" if i < 20 else "b"},
             body=None if i % 10 != 9 else b'{"error":{"message":"boom"}}',
-            cache="simple" if i == 0 else None, cache_status="HIT" if i == 0 else "DISABLED",
+            cache="simple" if i == 0 else None,
+            cache_status="HIT" if i == 0 else "DISABLED",
         )
     await store.flush()
     return store
@@ -61,15 +66,18 @@ async def test_list_newest_first_and_paginated(client):
     assert page["next_cursor"] is None
 
 
-@pytest.mark.parametrize(("query", "expect"), [
-    ("provider=groq", {f"t{i}" for i in range(2, 30, 3)}),
-    ("status=500", {"t9", "t19", "t29"}),
-    ("status=5xx&provider=openai", {"t9"}),
-    ("trace_id=t7", {"t7"}),
-    ("model=m-anthropic&metadata._user=u1", {f"t{i}" for i in range(1, 30, 6)}),
-    ("metadata.team=b&metadata._user=u0", {"t20", "t22", "t24", "t26", "t28"}),
-    ("cache_status=HIT", {"t0"}),
-])
+@pytest.mark.parametrize(
+    ("query", "expect"),
+    [
+        ("provider=groq", {f"t{i}" for i in range(2, 30, 3)}),
+        ("status=500", {"t9", "t19", "t29"}),
+        ("status=5xx&provider=openai", {"t9"}),
+        ("trace_id=t7", {"t7"}),
+        ("model=m-anthropic&metadata._user=u1", {f"t{i}" for i in range(1, 30, 6)}),
+        ("metadata.team=b&metadata._user=u0", {"t20", "t22", "t24", "t26", "t28"}),
+        ("cache_status=HIT", {"t0"}),
+    ],
+)
 async def test_filters(client, query, expect):
     page = await get_json(client, f"/v1/logs?limit=100&{query}")
     assert {e["trace_id"] for e in page["data"]} == expect
@@ -82,10 +90,15 @@ async def test_time_range(client, seeded):
     assert len((await get_json(client, "/v1/logs?since=1h&limit=100"))["data"]) == 30
 
 
-@pytest.mark.parametrize(("query", "field"), [
-    ("status=abc", "status:"), ("limit=0", "limit:"), ("since=yesterday", "since:"),
-    ("metadata.bad%20key=x", "metadata.bad key:"),
-])
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("status=abc", "status:"),
+        ("limit=0", "limit:"),
+        ("since=yesterday", "since:"),
+        ("metadata.bad%20key=x", "metadata.bad key:"),
+    ],
+)
 async def test_bad_filters_name_the_parameter(client, query, field):
     body = await get_json(client, f"/v1/logs?{query}", status=400)
     assert body["status"] == "failure" and body["message"].startswith(field)
@@ -150,8 +163,9 @@ async def test_analytics(client):
 
 async def test_analytics_feedback_summary(client):
     for trace, value, weight in (("t0", 1, 1.0), ("t0", -1, 0.5), ("t1", 10, 1.0)):
-        r = await client.post("/v1/feedback", json={"trace_id": trace, "value": value,
-                                                    "weight": weight})
+        r = await client.post(
+            "/v1/feedback", json={"trace_id": trace, "value": value, "weight": weight}
+        )
         assert r.status == 200
     a = await get_json(client, "/v1/analytics?group_by=provider")
     fb = a["totals"]["feedback"]

@@ -35,24 +35,32 @@ def run(argv: list[str]) -> str:
 async def data_dir(tmp_path, open_logs):
     store = await open_logs()
     for i in range(12):
-        await record(store, provider=("openai", "groq")[i % 2], trace_id=f"trace-{i}",
-                     status=429 if i == 5 else 200, latency_ms=float(100 - i),
-                     metadata={"_user": f"u{i % 3}"}, model="gpt-4o-mini")
+        await record(
+            store,
+            provider=("openai", "groq")[i % 2],
+            trace_id=f"trace-{i}",
+            status=429 if i == 5 else 200,
+            latency_ms=float(100 - i),
+            metadata={"_user": f"u{i % 3}"},
+            model="gpt-4o-mini",
+        )
     await store.close()
     return str(tmp_path)
 
 
 async def test_search_filters_and_aligns(data_dir):
-    out = run(["logs", "search", "--data-dir", data_dir, "--provider", "groq",
-               "--metadata", "_user=u2"])
+    out = run(
+        ["logs", "search", "--data-dir", data_dir, "--provider", "groq", "--metadata", "_user=u2"]
+    )
     lines = out.splitlines()
     assert lines[0].split()[:4] == ["TIME", "TRACE", "PROVIDER", "MODEL"]
     traces = [ln.split()[2] for ln in lines[1:-1]]
     assert traces == ["trace-11", "trace-5"]
     assert "trace-5" in out and lines[-1] == "2 requests (newest first)"
     # aligned: STATUS column ends at the same offset on every row
-    ends = {ln.index(s) + len(s) for ln, s in zip(lines[:-1], ["STATUS", "200", "429"],
-                                                  strict=True)}
+    ends = {
+        ln.index(s) + len(s) for ln, s in zip(lines[:-1], ["STATUS", "200", "429"], strict=True)
+    }
     assert len(ends) == 1
     out = run(["logs", "search", "--data-dir", data_dir, "--status", "4xx"])
     assert "trace-5" in out and "trace-4 " not in out
@@ -66,8 +74,9 @@ async def test_tail_and_follow(data_dir, open_logs):
     out = run(["logs", "tail", "--data-dir", data_dir, "-n", "3"])
     assert [ln.split()[2] for ln in out.splitlines()[1:]] == ["trace-9", "trace-10", "trace-11"]
 
-    args = parser().parse_args(["logs", "tail", "--data-dir", data_dir, "-n", "1", "-f",
-                                "--interval", "0.02"])
+    args = parser().parse_args(
+        ["logs", "tail", "--data-dir", data_dir, "-n", "1", "-f", "--interval", "0.02"]
+    )
     buf = io.StringIO()
 
     def follow():
@@ -86,6 +95,7 @@ async def test_tail_and_follow(data_dir, open_logs):
 
     t = threading.Thread(target=follow)
     import proxy.cli_logs as cli
+
     cli.time.sleep, saved = sleep, cli.time.sleep  # type: ignore[attr-defined]
     try:
         t.start()
@@ -104,13 +114,13 @@ class _Stop(Exception):
 
 async def test_export(data_dir, tmp_path):
     target = tmp_path / "out.csv"
-    args = parser().parse_args(["logs", "export", "--data-dir", data_dir, "--format", "csv",
-                                "-o", str(target)])
+    args = parser().parse_args(
+        ["logs", "export", "--data-dir", data_dir, "--format", "csv", "-o", str(target)]
+    )
     assert args.func(args) == 0
     rows = list(csv.DictReader(io.StringIO(target.read_text())))
     assert len(rows) == 12 and rows[0]["trace_id"] == "trace-11"
-    args = parser().parse_args(["logs", "export", "--data-dir", data_dir, "--trace-id",
-                                "trace-3"])
+    args = parser().parse_args(["logs", "export", "--data-dir", data_dir, "--trace-id", "trace-3"])
     sink = io.BytesIO()
     args.func(args, sink)
     [line] = sink.getvalue().splitlines()

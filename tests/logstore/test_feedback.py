@@ -19,19 +19,24 @@ async def client(store, aiohttp_client):
 
 
 async def post(client, payload=None, data=None, status=200):
-    r = await client.post("/v1/feedback", json=payload) if data is None else \
-        await client.post("/v1/feedback", data=data)
+    r = (
+        await client.post("/v1/feedback", json=payload)
+        if data is None
+        else await client.post("/v1/feedback", data=data)
+    )
     body = await r.json()
     assert r.status == status, body
     return body
 
 
 async def test_create_one_and_many(client):
-    one = await post(client, {"trace_id": "t1", "value": 5, "weight": 0.5,
-                              "metadata": {"_user": "u1"}})
+    one = await post(
+        client, {"trace_id": "t1", "value": 5, "weight": 0.5, "metadata": {"_user": "u1"}}
+    )
     assert one["status"] == "success" and len(one["feedback_ids"]) == 1
-    many = await post(client, [{"trace_id": "t1", "value": -10},
-                               {"trace_id": "t2", "value": 10, "weight": 0}])
+    many = await post(
+        client, [{"trace_id": "t1", "value": -10}, {"trace_id": "t2", "value": 10, "weight": 0}]
+    )
     assert len(many["feedback_ids"]) == 2
     r = await client.get("/v1/feedback?trace_id=t1")
     data = (await r.json())["data"]
@@ -40,25 +45,28 @@ async def test_create_one_and_many(client):
     assert data[0]["id"] == one["feedback_ids"][0]
 
 
-@pytest.mark.parametrize(("payload", "message"), [
-    ({"value": 1}, "trace_id:"),
-    ({"trace_id": "", "value": 1}, "trace_id:"),
-    ({"trace_id": 7, "value": 1}, "trace_id:"),
-    ({"trace_id": "t"}, "value:"),
-    ({"trace_id": "t", "value": 11}, "value:"),
-    ({"trace_id": "t", "value": -11}, "value:"),
-    ({"trace_id": "t", "value": 1.5}, "value:"),
-    ({"trace_id": "t", "value": "1"}, "value:"),
-    ({"trace_id": "t", "value": True}, "value:"),
-    ({"trace_id": "t", "value": 1, "weight": 1.5}, "weight:"),
-    ({"trace_id": "t", "value": 1, "weight": -0.1}, "weight:"),
-    ({"trace_id": "t", "value": 1, "weight": "heavy"}, "weight:"),
-    ({"trace_id": "t", "value": 1, "metadata": [1]}, "metadata:"),
-    ([{"trace_id": "t", "value": 1}, {"trace_id": "t", "value": 99}], "[1].value:"),
-    ([{"trace_id": "t", "value": 1}, {"value": 1}], "[1].trace_id:"),
-    ([], "body:"),
-    ("just a string", "body:"),
-])
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        ({"value": 1}, "trace_id:"),
+        ({"trace_id": "", "value": 1}, "trace_id:"),
+        ({"trace_id": 7, "value": 1}, "trace_id:"),
+        ({"trace_id": "t"}, "value:"),
+        ({"trace_id": "t", "value": 11}, "value:"),
+        ({"trace_id": "t", "value": -11}, "value:"),
+        ({"trace_id": "t", "value": 1.5}, "value:"),
+        ({"trace_id": "t", "value": "1"}, "value:"),
+        ({"trace_id": "t", "value": True}, "value:"),
+        ({"trace_id": "t", "value": 1, "weight": 1.5}, "weight:"),
+        ({"trace_id": "t", "value": 1, "weight": -0.1}, "weight:"),
+        ({"trace_id": "t", "value": 1, "weight": "heavy"}, "weight:"),
+        ({"trace_id": "t", "value": 1, "metadata": [1]}, "metadata:"),
+        ([{"trace_id": "t", "value": 1}, {"trace_id": "t", "value": 99}], "[1].value:"),
+        ([{"trace_id": "t", "value": 1}, {"value": 1}], "[1].trace_id:"),
+        ([], "body:"),
+        ("just a string", "body:"),
+    ],
+)
 async def test_bad_feedback_names_the_field(client, payload, message):
     body = await post(client, payload, status=400)
     assert body["status"] == "failure"
@@ -105,10 +113,15 @@ async def test_portkey_sdk_feedback(store):
 
         def use_sdk():
             pk = Portkey(base_url=base, api_key="x")
-            created = pk.feedback.create(trace_id="trace-sdk", value=1, weight=0.5,
-                                         metadata={"_user": "u7"})
-            bulk = pk.feedback.bulk_create(feedbacks=[
-                {"trace_id": "trace-sdk", "value": -2}, {"trace_id": "trace-other", "value": 3}])
+            created = pk.feedback.create(
+                trace_id="trace-sdk", value=1, weight=0.5, metadata={"_user": "u7"}
+            )
+            bulk = pk.feedback.bulk_create(
+                feedbacks=[
+                    {"trace_id": "trace-sdk", "value": -2},
+                    {"trace_id": "trace-other", "value": 3},
+                ]
+            )
             updated = pk.feedback.update(feedback_id=created.feedback_ids[0], value=7)
             try:
                 pk.feedback.create(trace_id="trace-sdk", value=50)

@@ -25,8 +25,9 @@ def builder(**kw) -> RowBuilder:
 
 
 def build(call=None, reply=None, outcome=None, **kw) -> dict:
-    row, attempts = builder(**kw).build(call or make_call(), reply or make_reply(),
-                                        outcome or make_outcome())
+    row, attempts = builder(**kw).build(
+        call or make_call(), reply or make_reply(), outcome or make_outcome()
+    )
     d = dict(zip(REQUEST_COLUMNS, row, strict=True))
     d["_attempts"] = attempts
     return d
@@ -51,20 +52,24 @@ def test_usage_model_and_cost_from_a_json_answer():
 
 
 def test_usage_from_the_tail_of_a_stream():
-    tail = sse(chunk("Hel"), chunk("lo"), {"choices": [], "usage": {
-        "prompt_tokens": 9, "completion_tokens": 2, "total_tokens": 11}})
+    tail = sse(
+        chunk("Hel"),
+        chunk("lo"),
+        {"choices": [], "usage": {"prompt_tokens": 9, "completion_tokens": 2, "total_tokens": 11}},
+    )
     d = build(outcome=make_outcome(streamed=True, tail=tail[5:]))  # tail starts mid-line
     assert (d["prompt_tokens"], d["completion_tokens"], d["total_tokens"]) == (9, 2, 11)
     assert d["tokens_estimated"] == 0 and d["streamed"] == 1
 
 
 def test_anthropic_and_gemini_shaped_usage():
-    body = msgspec.json.encode({"type": "message", "usage": {"input_tokens": 5,
-                                                             "output_tokens": 3}})
+    body = msgspec.json.encode(
+        {"type": "message", "usage": {"input_tokens": 5, "output_tokens": 3}}
+    )
     assert build(outcome=make_outcome(body=body))["total_tokens"] == 8
-    body = msgspec.json.encode({"usageMetadata": {"promptTokenCount": 4,
-                                                  "candidatesTokenCount": 6,
-                                                  "totalTokenCount": 10}})
+    body = msgspec.json.encode(
+        {"usageMetadata": {"promptTokenCount": 4, "candidatesTokenCount": 6, "totalTokenCount": 10}}
+    )
     d = build(outcome=make_outcome(body=body))
     assert (d["prompt_tokens"], d["completion_tokens"], d["total_tokens"]) == (4, 6, 10)
 
@@ -81,11 +86,16 @@ def test_tokens_are_estimated_without_usage_and_say_so():
 
 
 def test_no_tokens_for_errors_and_failed_requests():
-    d = build(reply=make_reply(status=500), outcome=make_outcome(
-        status=500, body=b'{"error":{"message":"boom"}}', error="upstream 500"))
+    d = build(
+        reply=make_reply(status=500),
+        outcome=make_outcome(
+            status=500, body=b'{"error":{"message":"boom"}}', error="upstream 500"
+        ),
+    )
     assert d["total_tokens"] is None and d["cost"] is None and d["error"] == "upstream 500"
-    row, _ = builder().build(make_call(), None, make_outcome(status=400, body=b"{}",
-                                                             error="bad config"))
+    row, _ = builder().build(
+        make_call(), None, make_outcome(status=400, body=b"{}", error="bad config")
+    )
     d = dict(zip(REQUEST_COLUMNS, row, strict=True))
     assert d["provider"] == "openai" and d["status"] == 400 and d["target_path"] is None
 
@@ -96,35 +106,56 @@ def test_cache_hit_costs_nothing():
 
 
 def test_price_override_from_settings():
-    d = build(outcome=make_outcome(body=answer(prompt=1_000_000, completion=0)),
-              prices={"openai": {"gpt-4o-mini": Price(input=1.0, output=2.0)}})
+    d = build(
+        outcome=make_outcome(body=answer(prompt=1_000_000, completion=0)),
+        prices={"openai": {"gpt-4o-mini": Price(input=1.0, output=2.0)}},
+    )
     assert d["cost"] == pytest.approx(1.0)
-    d = build(call=make_call(model="my-local-model"),
-              outcome=make_outcome(body=msgspec.json.encode({"usage": {"prompt_tokens": 3}})))
+    d = build(
+        call=make_call(model="my-local-model"),
+        outcome=make_outcome(body=msgspec.json.encode({"usage": {"prompt_tokens": 3}})),
+    )
     assert d["cost"] is None  # unknown model: no guess
 
 
 def test_model_comes_from_override_params_of_the_target_that_answered():
-    cfg = Target(strategy=None, targets=[
-        Target(provider="openai"),
-        Target(provider="anthropic", override_params={"model": "claude-3-5-haiku-latest"})])
+    cfg = Target(
+        strategy=None,
+        targets=[
+            Target(provider="openai"),
+            Target(provider="anthropic", override_params={"model": "claude-3-5-haiku-latest"}),
+        ],
+    )
     call = make_call(config=cfg)
-    d = build(call=call, reply=make_reply(provider="anthropic",
-                                          target_path="config.targets[1]"))
+    d = build(call=call, reply=make_reply(provider="anthropic", target_path="config.targets[1]"))
     assert d["model"] == "claude-3-5-haiku-latest" and d["provider"] == "anthropic"
     assert build(call=call)["model"] == "gpt-4o-mini"
 
 
 def test_spans_metadata_and_attempts():
     call = make_call(
-        headers={"x-portkey-span-id": "s1", "x-portkey-parent-span-id": "s0",
-                 "x-portkey-span-name": "plan"},
-        metadata={"_user": "u1", "_organisation": "acme", "_environment": "prod",
-                  "_prompt": "p9", "team": "search"}, attempts=3)
+        headers={
+            "x-portkey-span-id": "s1",
+            "x-portkey-parent-span-id": "s0",
+            "x-portkey-span-name": "plan",
+        },
+        metadata={
+            "_user": "u1",
+            "_organisation": "acme",
+            "_environment": "prod",
+            "_prompt": "p9",
+            "team": "search",
+        },
+        attempts=3,
+    )
     d = build(call=call, reply=make_reply(retries=2))
     assert (d["span_id"], d["parent_span_id"], d["span_name"]) == ("s1", "s0", "plan")
-    assert (d["meta_user"], d["meta_organisation"], d["meta_environment"],
-            d["meta_prompt"]) == ("u1", "acme", "prod", "p9")
+    assert (d["meta_user"], d["meta_organisation"], d["meta_environment"], d["meta_prompt"]) == (
+        "u1",
+        "acme",
+        "prod",
+        "p9",
+    )
     assert msgspec.json.decode(d["metadata"])["team"] == "search"
     assert d["attempt_count"] == 3 and d["retries"] == 2
     assert [a[5] for a in d["_attempts"]] == [500, 500, 200]
@@ -143,8 +174,10 @@ def test_body_setting(mode, want):
 
 
 def test_key_like_query_values_are_scrubbed_from_urls():
-    assert scrub_url("https://g.test/v1/x?alt=sse&key=AIzaSECRET") == \
-        "https://g.test/v1/x?alt=sse&key=***"
+    assert (
+        scrub_url("https://g.test/v1/x?alt=sse&key=AIzaSECRET")
+        == "https://g.test/v1/x?alt=sse&key=***"
+    )
     assert scrub_url("https://a.test/v1/chat") == "https://a.test/v1/chat"
 
 
@@ -154,12 +187,19 @@ SECRET = "sk-PLANTED-7f3a9c1e5b"
 async def test_secrets_never_reach_the_file(tmp_path, open_logs):
     store = await open_logs(bodies="full")
     config_header = msgspec.json.encode({"provider": "openai", "api_key": SECRET}).decode()
-    headers = {"Authorization": f"Bearer {SECRET}", "x-portkey-api-key": SECRET,
-               "api-key": SECRET, "x-api-key": SECRET, "x-portkey-config": config_header}
+    headers = {
+        "Authorization": f"Bearer {SECRET}",
+        "x-portkey-api-key": SECRET,
+        "api-key": SECRET,
+        "x-api-key": SECRET,
+        "x-portkey-config": config_header,
+    }
     for _ in range(20):
-        call = make_call(headers=headers,
-                         config=Target(provider="openai", api_key=SECRET),
-                         metadata={"_user": "u1"})
+        call = make_call(
+            headers=headers,
+            config=Target(provider="openai", api_key=SECRET),
+            metadata={"_user": "u1"},
+        )
         call.attempts[0].url = f"https://gen.test/v1/models/x:generate?key={SECRET}"
         await store.recorder.record(call, make_reply(), make_outcome())
     await store.flush()
