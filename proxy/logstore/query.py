@@ -1,0 +1,164 @@
+"""Filters over the ``requests`` table, shared by the HTTP API and the CLI.
+
+A `LogFilter` is built from query parameters (``provider=…&status=5xx&metadata._user=u1``) and
+turns into a WHERE clause with bound parameters; nothing from the client is ever spliced into
+SQL text except metadata keys, which are checked against a strict pattern first.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+
+from proxy.logstore.schema import REQUEST_COLUMNS
+
+INDEXED_META = {
+    "_user": "meta_user",
+    "_organisation": "meta_organisation",
+    "_environment": "meta_environment",
+    "_prompt": "meta_prompt",
+}
+_META_KEY = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+_STATUS = re.compile(r"^([1-5])xx$", re.I)
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhdw])$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+MAX_LIMIT = 1000
+LIST_COLUMNS = tuple(c for c in REQUEST_COLUMNS if c not in ("request_body", "response_body"))
+
+
+class QueryError(ValueError):
+    """A bad filter; ``str()`` starts with the parameter's name."""
+
+
+class LogFilter(msgspec.Struct, kw_only=True):
+    trace_id: str | None = None
+    provider: str | None = None
+    model: str | None = None
+    status: str | None = None
+    cache_status: str | None = None
+    since: float | None = None
+    until: float | None = None
+    metadata: dict[str, str] = {}
+
+    def where(self) -> tuple[str, list[Any]]:
+        sql: list[str] = []
+        args: list[Any] = []
+        for col in ("trace_id", "provider", "model", "cache_status"):
+            v = getattr(self, col)
+            if v is not None:
+                sql.append(f"{col} = ?")
+                args.append(v)
+        if self.status is not None:
+            m = _STATUS.match(self.status)
+            if m:
+                base = int(m.group(1)) * 100
+                sql.append("status >= ? AND status < ?")
+                args += [base, base + 100]
+            else:
+                sql.append("status = ?")
+                args.append(int(self.status))
+        if self.since is not None:
+            sql.append("created_at >= ?")
+            args.append(self.since)
+        if self.until is not None:
+            sql.append("created_at < ?")
+            args.append(self.until)
+        for key, value in self.metadata.items():
+            col, extra = meta_expr(key)
+            sql.append(f"{col} = ?")
+            args += extra + [value]
+        return (" WHERE " + " AND ".join(sql)) if sql else "", args
+
+
+def meta_expr(key: str) -> tuple[str, list[Any]]:
+    """SQL for one metadata key: its own column for the indexed ``_user``-style keys."""
+    if key in INDEXED_META:
+        return INDEXED_META[key], []
+    if not _META_KEY.match(key):
+        raise QueryError(f"metadata.{key}: key must be 1-64 of [A-Za-z0-9_.-]")
+    return "json_extract(metadata, ?)", [f'$."{key}"']
+
+
+def parse_time(text: str, *, now: float | None = None) -> float:
+    """Unix seconds, ISO 8601 (naive = UTC), or a duration back from now (``15m``, ``24h``)."""
+    text = text.strip()
+    m = _DURATION.match(text)
+    if m:
+        return (now if now is not None else time.time()) - float(m.group(1)) * _UNITS[m.group(2)]
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.timestamp()
+
+
+def filter_from_params(params: Mapping[str, str]) -> LogFilter:
+    """Query parameters → `LogFilter`; `QueryError` names the bad parameter."""
+    f = LogFilter()
+    for name in ("trace_id", "provider", "model", "cache_status"):
+        if params.get(name):
+            setattr(f, name, params[name])
+    status = params.get("status")
+    if status:
+        if not (_STATUS.match(status) or (status.isdigit() and 100 <= int(status) <= 599)):
+            raise QueryError("status: expected a status code (e.g. 429) or a class (e.g. 5xx)")
+        f.status = status
+    for name in ("since", "until"):
+        if params.get(name):
+            try:
+                setattr(f, name, parse_time(params[name]))
+            except ValueError:
+                raise QueryError(
+                    f"{name}: expected unix seconds, ISO 8601 or a duration like 24h"
+                ) from None
+    meta: dict[str, str] = {}
+    for k, v in params.items():
+        if k.startswith("metadata."):
+            key = k[len("metadata.") :]
+            meta_expr(key)  # validates
+            meta[key] = v
+    f.metadata = meta
+    return f
+
+
+def parse_limit(text: str | None, default: int = 50) -> int:
+    if text is None or text == "":
+        return default
+    if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
+        raise QueryError(f"limit: expected an integer between 1 and {MAX_LIMIT}")
+    return int(text)
+
+
+def list_sql(
+    f: LogFilter, *, limit: int, cursor: str | None = None, columns: tuple[str, ...] = LIST_COLUMNS
+) -> tuple[str, list[Any]]:
+    """Newest first; ``cursor`` is the last id of the previous page (ids sort by arrival)."""
+    where, args = f.where()
+    if cursor:
+        where = (where + " AND " if where else " WHERE ") + "id < ?"
+        args.append(cursor)
+    return (
+        f"SELECT {', '.join(columns)} FROM requests{where} ORDER BY id DESC LIMIT ?",
+        args + [limit],
+    )
+
+
+def row_dict(columns: tuple[str, ...], row: tuple) -> dict[str, Any]:
+    d = dict(zip(columns, row, strict=True))
+    if "metadata" in d:
+        d["metadata"] = msgspec.json.decode(d["metadata"]) if d["metadata"] else {}
+    for b in ("streamed", "complete", "tokens_estimated"):
+        if b in d:
+            d[b] = bool(d[b])
+    for b in ("request_body", "response_body"):
+        if isinstance(d.get(b), bytes):
+            d[b] = d[b].decode("utf-8", "replace")
+    return d

@@ -1,0 +1,221 @@
+"""The log store: open it at start-up, hand its recorder to the gateway, close it at shutdown.
+
+Two SQLite connections (WAL): one owned by the writer task (request rows, batched), one for the
+API and CLI-style reads plus feedback writes, which are few and must be committed before the
+200 goes out. Migrations run once, in a thread, before either connection opens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+import msgspec
+
+from proxy.logstore import analytics as an
+from proxy.logstore import feedback as fb
+from proxy.logstore.models import (
+    Analytics,
+    AttemptEntry,
+    FeedbackEntry,
+    FeedbackIn,
+    FeedbackUpdate,
+    LogEntry,
+    LogPage,
+)
+from proxy.logstore.prices import Prices
+from proxy.logstore.query import LIST_COLUMNS, LogFilter, list_sql, row_dict
+from proxy.logstore.rows import RowBuilder
+from proxy.logstore.schema import REQUEST_COLUMNS, migrate, open_sync
+from proxy.logstore.settings import LogSettings
+from proxy.logstore.writer import LogWriter
+
+log = logging.getLogger("lockgate.logstore")
+_ATTEMPTS = (
+    "SELECT seq, target_path, provider, url, status, latency_ms, ttfb_ms, error, "
+    "started_at FROM attempts WHERE request_id = ? ORDER BY seq"
+)
+
+
+class LogRecorder:
+    """The gateway's `Recorder` for logs: builds the row, queues it (awaits when full)."""
+
+    def __init__(self, builder: RowBuilder, writer: LogWriter) -> None:
+        self._build = builder.build
+        self._put = writer.put
+
+    async def record(self, call: Any, reply: Any, outcome: Any) -> None:
+        try:
+            item = self._build(call, reply, outcome)
+        except Exception:  # a bug in logging must not break the gateway's answer
+            log.exception("could not build the log row for trace %s", call.trace_id)
+            return
+        await self._put(item)
+
+
+def _prepare(path: str) -> None:
+    conn = open_sync(path)
+    try:
+        migrate(conn)
+    finally:
+        conn.close()
+
+
+async def _connect(path: str) -> aiosqlite.Connection:
+    conn = await aiosqlite.connect(path, isolation_level=None)
+    for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=5000"):
+        await conn.execute(f"PRAGMA {pragma}")
+    return conn
+
+
+class LogStore:
+    def __init__(
+        self,
+        path: str,
+        settings: LogSettings,
+        writer_conn: aiosqlite.Connection,
+        conn: aiosqlite.Connection,
+    ) -> None:
+        self.path = path
+        self.settings = settings
+        self._conn = conn
+        self._wconn = writer_conn
+        self.writer = LogWriter(
+            writer_conn,
+            queue_size=settings.queue_size,
+            batch_size=settings.batch_size,
+            retention_days=settings.retention_days,
+        )
+        self.recorder = LogRecorder(
+            RowBuilder(settings, Prices.from_settings(settings)), self.writer
+        )
+        self._closed = False
+        self._fb_lock = asyncio.Lock()  # one feedback transaction at a time on ``_conn``
+
+    @classmethod
+    async def open(cls, path: str | Path, settings: LogSettings | None = None) -> LogStore:
+        settings = settings or LogSettings()
+        path = str(path)
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        await asyncio.to_thread(_prepare, path)
+        wconn = await _connect(path)
+        conn = await _connect(path)
+        store = cls(path, settings, wconn, conn)
+        store.writer.start()
+        return store
+
+    @property
+    def queue_depth(self) -> int:
+        return self.writer.depth
+
+    async def flush(self) -> None:
+        await self.writer.flush()
+
+    async def close(self) -> None:
+        """Write every queued row, then close the connections (the SIGTERM path)."""
+        if self._closed:
+            return
+        self._closed = True
+        await self.writer.close()
+        await self._wconn.close()
+        await self._conn.close()
+
+    # ---- reads -------------------------------------------------------------------------
+
+    async def list(self, f: LogFilter, *, limit: int = 50, cursor: str | None = None) -> LogPage:
+        sql, args = list_sql(f, limit=limit + 1, cursor=cursor)
+        rows = await self._conn.execute_fetchall(sql, args)
+        entries = [LogEntry(**row_dict(LIST_COLUMNS, r)) for r in rows[:limit]]
+        more = len(rows) > limit
+        return LogPage(
+            data=entries, has_more=more, next_cursor=entries[-1].id if more and entries else None
+        )
+
+    async def get(self, rid: str) -> LogEntry | None:
+        rows = await self._conn.execute_fetchall(
+            f"SELECT {', '.join(REQUEST_COLUMNS)} FROM requests WHERE id = ?", [rid]
+        )
+        if not rows:
+            return None
+        entry = LogEntry(**row_dict(REQUEST_COLUMNS, rows[0]))
+        att = await self._conn.execute_fetchall(_ATTEMPTS, [rid])
+        entry.attempts = [
+            AttemptEntry(**dict(zip(AttemptEntry.__struct_fields__, a, strict=True))) for a in att
+        ]
+        entry.feedback = await self.feedback_for(entry.trace_id)
+        return entry
+
+    async def pages(
+        self, f: LogFilter, *, bodies: bool = False, page: int = 1000
+    ) -> AsyncIterator[list[LogEntry]]:
+        """Every matching row, newest first, a page at a time (for streamed export)."""
+        cols = REQUEST_COLUMNS if bodies else LIST_COLUMNS
+        cursor = None
+        while True:
+            sql, args = list_sql(f, limit=page, cursor=cursor, columns=cols)
+            rows = await self._conn.execute_fetchall(sql, args)
+            if not rows:
+                return
+            yield [LogEntry(**row_dict(cols, r)) for r in rows]
+            if len(rows) < page:
+                return
+            cursor = rows[-1][0]
+
+    async def analytics(self, f: LogFilter, group_by: str | None = None) -> Analytics:
+        stats, sargs, fsql, fargs = an.analytics_sql(f, group_by)
+        tstats, targs, tfsql, tfargs = an.totals_sql(f)
+        ex = self._conn.execute_fetchall
+        if group_by:
+            groups, fbs = await ex(stats, sargs), await ex(fsql, fargs)
+        else:
+            groups, fbs = [], []
+        totals, tfb = await ex(tstats, targs), await ex(tfsql, tfargs)
+        return an.build(group_by, list(groups), list(fbs), list(totals), list(tfb))
+
+    # ---- feedback ----------------------------------------------------------------------
+
+    async def add_feedback(self, items: list[FeedbackIn]) -> list[str]:
+        rows = fb.rows_for(items)
+        async with self._fb_lock:
+            await self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                await self._conn.executemany(fb.INSERT, rows)
+                await self._conn.execute("COMMIT")
+            except BaseException:
+                await self._conn.execute("ROLLBACK")
+                raise
+        return [r[0] for r in rows]
+
+    async def update_feedback(self, fid: str, upd: FeedbackUpdate) -> bool:
+        sql, args = fb.update_sql(fid, upd)
+        async with self._fb_lock:
+            cur = await self._conn.execute(sql, args)
+        return cur.rowcount > 0
+
+    async def feedback_for(self, trace_id: str) -> list[FeedbackEntry]:
+        rows = await self._conn.execute_fetchall(
+            fb.SELECT + " WHERE trace_id = ? ORDER BY created_at", [trace_id]
+        )
+        return [_feedback(r) for r in rows]
+
+
+def _feedback(r: tuple) -> FeedbackEntry:
+    return FeedbackEntry(
+        id=r[0],
+        trace_id=r[1],
+        value=r[2],
+        weight=r[3],
+        metadata=msgspec.json.decode(r[4]) if r[4] else None,
+        created_at=r[5],
+        updated_at=r[6],
+    )
+
+
+async def open_store(data_dir: str | Path, settings: LogSettings | None = None) -> LogStore:
+    """Open (creating and migrating) ``<data_dir>/<settings.file>`` and start its writer."""
+    settings = settings or LogSettings()
+    return await LogStore.open(Path(data_dir) / settings.file, settings)

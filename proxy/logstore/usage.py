@@ -1,0 +1,132 @@
+"""Token counts of an answer: read from its ``usage`` when the provider sent one, else guessed.
+
+Non-streamed bodies are decoded into a struct that declares only ``usage`` (and the bits needed
+for a guess), so msgspec skips everything else without building objects. Streams are read from
+the tail the relay kept: the usage chunk is the last ``data:`` event before ``[DONE]``.
+
+The guess (``estimated=True``) is deliberately crude — about 4 characters per token:
+prompt = request body bytes / 4; completion = answer text characters / 4 for a JSON answer,
+or, for a stream without usage, one token per content event (events counted in the tail and
+scaled by ``bytes_out / len(tail)``).
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+
+class _Usage(msgspec.Struct):
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    total_tokens: int | None = None
+    input_tokens: int | None = None  # Anthropic-shaped
+    output_tokens: int | None = None
+
+
+class _GeminiUsage(msgspec.Struct):
+    promptTokenCount: int | None = None
+    candidatesTokenCount: int | None = None
+    totalTokenCount: int | None = None
+
+
+class _Message(msgspec.Struct):
+    content: str | None = None
+
+
+class _Choice(msgspec.Struct):
+    message: _Message | None = None
+    text: str | None = None
+
+
+class _Answer(msgspec.Struct):
+    usage: _Usage | None = None
+    usageMetadata: _GeminiUsage | None = None
+    choices: list[_Choice] | None = None
+    model: str | None = None
+
+
+class _Event(msgspec.Struct):
+    usage: _Usage | None = None
+    usageMetadata: _GeminiUsage | None = None
+
+
+_answer = msgspec.json.Decoder(_Answer)
+_event = msgspec.json.Decoder(_Event)
+
+
+class Tokens(msgspec.Struct, frozen=True):
+    prompt: int | None = None
+    completion: int | None = None
+    total: int | None = None
+    estimated: bool = False
+    model: str | None = None
+    """The model the answer names (e.g. a dated snapshot), when it was read."""
+
+
+NONE = Tokens()
+
+
+def _from_usage(u: _Usage | None, g: _GeminiUsage | None) -> Tokens | None:
+    if u is not None:
+        p = u.prompt_tokens if u.prompt_tokens is not None else u.input_tokens
+        c = u.completion_tokens if u.completion_tokens is not None else u.output_tokens
+        if p is None and c is None and u.total_tokens is None:
+            return None
+        total = u.total_tokens if u.total_tokens is not None else (p or 0) + (c or 0)
+        return Tokens(p, c, total)
+    if g is not None and (g.promptTokenCount is not None or g.totalTokenCount is not None):
+        p, c = g.promptTokenCount, g.candidatesTokenCount
+        total = g.totalTokenCount if g.totalTokenCount is not None else (p or 0) + (c or 0)
+        return Tokens(p, c, total)
+    return None
+
+
+def from_body(body: bytes | None, request_bytes: int) -> Tokens:
+    """Tokens of a non-streamed JSON answer (OpenAI, Anthropic or Gemini shaped)."""
+    if not body or body.lstrip()[:1] != b"{":
+        return NONE
+    try:
+        ans = _answer.decode(body)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return NONE
+    found = _from_usage(ans.usage, ans.usageMetadata)
+    if found is not None:
+        return Tokens(found.prompt, found.completion, found.total, False, ans.model)
+    if not ans.choices:
+        return Tokens(model=ans.model)
+    chars = 0
+    for ch in ans.choices:
+        if ch.message is not None and ch.message.content:
+            chars += len(ch.message.content)
+        elif ch.text:
+            chars += len(ch.text)
+    p, c = request_bytes // 4, (chars + 3) // 4
+    return Tokens(p, c, p + c, True, ans.model)
+
+
+def from_stream(tail: bytes, bytes_out: int, request_bytes: int) -> Tokens:
+    """Tokens of an SSE stream, from its kept tail."""
+    if not tail:
+        return NONE
+    events = 0
+    for line in reversed(tail.split(b"\n")):
+        if not line.startswith(b"data:"):
+            continue
+        data = line[5:].strip()
+        if data == b"[DONE]":
+            continue
+        events += 1
+        if b'"usage' not in data:
+            continue
+        try:
+            ev = _event.decode(data)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            continue
+        found = _from_usage(ev.usage, ev.usageMetadata)
+        if found is not None:
+            return found
+    if events == 0:
+        return NONE
+    scale = max(bytes_out, len(tail)) / len(tail)
+    p, c = request_bytes // 4, max(1, round(events * scale))
+    return Tokens(p, c, p + c, True)

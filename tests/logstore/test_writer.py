@@ -1,0 +1,134 @@
+"""The writer: every recorded request becomes exactly one row, even under a burst, a close
+right after it, or a disk slower than the requests."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+
+import pytest
+
+from proxy.logstore import StoreClosed
+from proxy.logstore.schema import SCHEMA_VERSION
+
+from .conftest import record
+
+
+def count(path: str, table: str = "requests") -> int:
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+    finally:
+        conn.close()
+
+
+async def test_concurrent_records_make_exactly_n_rows(open_logs):
+    store = await open_logs(batch_size=64)
+    n = 2000
+    await asyncio.gather(*(record(store, attempts=2) for _ in range(n)))
+    await store.flush()
+    assert count(store.path) == n
+    assert count(store.path, "attempts") == 2 * n
+    assert store.writer.batches < n  # rows were batched, not written one by one
+    await store.close()
+    conn = sqlite3.connect(store.path)
+    assert conn.execute("SELECT COUNT(DISTINCT id) FROM requests").fetchone()[0] == n
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+async def test_close_right_after_a_burst_loses_nothing(open_logs):
+    store = await open_logs(queue_size=100000, batch_size=50)
+    for _ in range(3000):
+        await record(store)
+    assert store.queue_depth > 0  # nothing was written on the request path
+    await store.close()
+    assert count(store.path) == 3000
+    with pytest.raises(StoreClosed):
+        await record(store)
+
+
+async def test_full_queue_pushes_back_instead_of_dropping(open_logs):
+    store = await open_logs(queue_size=4, batch_size=2)
+    real_write = store.writer.write
+    max_depth = 0
+
+    async def slow_write(batch):
+        nonlocal max_depth
+        max_depth = max(max_depth, store.queue_depth)
+        await asyncio.sleep(0.02)
+        await real_write(batch)
+
+    store.writer.write = slow_write  # type: ignore[method-assign]
+    started = time.perf_counter()
+    tasks = [asyncio.ensure_future(record(store)) for _ in range(40)]
+    await asyncio.sleep(0.05)
+    assert sum(t.done() for t in tasks) < 40  # callers are waiting on the full queue
+    await asyncio.gather(*tasks)
+    await store.close()
+    assert count(store.path) == 40
+    assert max_depth <= 4
+    # 40 rows, 2 per 20 ms batch: the callers were held back for most of ~0.4 s.
+    assert time.perf_counter() - started > 0.3
+
+
+async def test_transient_write_error_is_retried_not_dropped(open_logs):
+    store = await open_logs(batch_size=10)
+    real_write = store.writer.write
+    fails = 2
+
+    async def flaky(batch):
+        nonlocal fails
+        if fails:
+            fails -= 1
+            raise sqlite3.OperationalError("database is locked")
+        await real_write(batch)
+
+    store.writer.write = flaky  # type: ignore[method-assign]
+    for _ in range(5):
+        await record(store)
+    await store.close()
+    assert count(store.path) == 5
+    assert store.writer.failures == 2
+
+
+async def test_a_row_sqlite_rejects_is_skipped_alone(open_logs):
+    store = await open_logs(batch_size=10)
+    real_build = store.recorder._build
+    n = 0
+
+    def build(call, reply, outcome):
+        nonlocal n
+        n += 1
+        row, attempts = real_build(call, reply, outcome)
+        if n == 3:
+            row = (row[0], None, *row[2:])  # trace_id NOT NULL
+        return row, attempts
+
+    store.recorder._build = build  # type: ignore[method-assign]
+    for _ in range(6):
+        await record(store)
+    await store.close()
+    assert count(store.path) == 5
+
+
+async def test_reopen_keeps_rows_and_schema(open_logs):
+    store = await open_logs()
+    await record(store)
+    await store.close()
+    store = await open_logs()
+    await record(store)
+    await store.close()
+    assert count(store.path) == 2
+
+
+async def test_retention_prunes_old_rows_and_their_attempts(open_logs):
+    store = await open_logs(retention_days=1)
+    for _ in range(5):
+        await record(store, attempts=2)
+    await store.flush()
+    assert await store.writer.prune() == 0  # all fresh
+    assert await store.writer.prune(now=time.time() + 2 * 86400) == 5
+    await store.close()
+    assert count(store.path) == 0 and count(store.path, "attempts") == 0
