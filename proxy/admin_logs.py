@@ -43,7 +43,19 @@ def _fail(status: int, message: str) -> web.Response:
 
 
 def _store(request: web.Request) -> LogStore:
-    return request.config_dict[STORE]
+    """The gateway's store (``services.extras["logs"]``), or one set with `add_routes`."""
+    from proxy.handler import SERVICES
+
+    store = request.config_dict.get(STORE)
+    if store is None:
+        services = request.config_dict.get(SERVICES)
+        store = services.extras.get("logs") if services is not None else None
+    if store is None:
+        raise web.HTTPServiceUnavailable(
+            body=_encode(Failure(message="the request log is disabled (logs.enabled = false)")),
+            content_type=_JSON,
+        )
+    return store
 
 
 async def list_logs(request: web.Request) -> web.Response:

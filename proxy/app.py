@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import aiohttp
 from aiohttp import web
 
-from proxy import admin_configs, configstore
+from proxy import admin_configs, admin_logs, configstore, observability
 from proxy.chain import Layer, build_chain
 from proxy.handler import SERVICES, handle, health, not_found
 from proxy.headers import config_from_settings
@@ -25,9 +25,12 @@ from strategies.router import make_router
 # function: set up before ``yield``, tear down after (e.g. drain the log queue on shutdown).
 Feature = Callable[[web.Application, Services, list[Layer]], AsyncIterator[None]]
 FEATURES: list[Feature] = [
+    observability.observability,  # no layer: metrics + SQLite log recorders, drained at exit
     configstore.saved_configs,  # no layer: answers x-portkey-config: pc-… ids from memory
 ]
 ADMIN_ROUTES: list[Callable[[web.Application], None]] = [
+    admin_logs.add_routes,  # /v1/logs…, /v1/analytics, /v1/feedback
+    observability.add_metrics_route,  # /metrics (Prometheus text)
     admin_configs.add_routes,  # /v1/configs…, before the /v1/* catch-all
 ]
 

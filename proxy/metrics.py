@@ -186,7 +186,12 @@ METRICS = web.AppKey("lockgate_metrics", MetricsRecorder)
 
 
 async def metrics_handler(request: web.Request) -> web.Response:
-    body = request.config_dict[METRICS].render().encode()
+    from proxy.handler import SERVICES
+
+    metrics = request.config_dict.get(METRICS)
+    if metrics is None:
+        metrics = request.config_dict[SERVICES].extras["metrics"]
+    body = metrics.render().encode()
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
 

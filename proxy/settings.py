@@ -42,7 +42,8 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """A config applied to requests that carry neither x-portkey-config nor a provider."""
     providers: dict[str, ProviderSettings] = {}
     cache: dict[str, Any] = {}
-    log: dict[str, Any] = {}
+    logs: dict[str, Any] = {}
+    """The request log (see docs/logs.md): enabled, bodies = off|truncated|full, body_limit …"""
 
 
 def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:

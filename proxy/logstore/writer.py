@@ -17,7 +17,7 @@ import time
 import aiosqlite
 
 from proxy.logstore.schema import ATTEMPT_COLUMNS, REQUEST_COLUMNS
-from proxy.logstore.tasks import spawn
+from proxy.tasks import spawn
 
 log = logging.getLogger("lockgate.logstore")
 
