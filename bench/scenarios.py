@@ -9,7 +9,7 @@ Adding a row is one line in `SCENARIOS` (or `OPTIONAL`, which runs only when nam
 ``BENCH_SCENARIOS``), for example gateway settings that differ (each distinct ``settings`` text
 gets its own gateway process)::
 
-    Scenario("log-off", direct=False, compare_to="chat", settings="[log]\nenabled = false\n"),
+    Scenario("log-off", direct=False, compare_to="chat", settings="[logs]\nenabled = false\n"),
  ``$UPSTREAM`` in header values and in ``settings`` is replaced by the fake
 upstream's base URL (``http://127.0.0.1:PORT``). The fake upstream answers 503 at once under
 ``/fail`` and for the model ``bench-503`` (see `bench.upstream`).
@@ -100,10 +100,6 @@ SIMPLE_CACHE = json.dumps(
 SCENARIOS: list[Scenario] = [
     Scenario("chat"),
     Scenario("chat-stream", body=payloads.CHAT_STREAM, stream=True),
-]
-"""Run by default (``make bench``)."""
-
-OPTIONAL: list[Scenario] = [
     Scenario(
         "fallback",
         direct=False,
@@ -115,6 +111,12 @@ OPTIONAL: list[Scenario] = [
         },
         expect={"x-portkey-last-used-option-index": "config.targets[1]"},
     ),
+    # the same traffic as "chat" with the request log off: the cost of logging
+    Scenario("log-off", direct=False, compare_to="chat", settings="[logs]\nenabled = false\n"),
+]
+"""Run by default (``make bench``)."""
+
+OPTIONAL: list[Scenario] = [
     Scenario(
         "cache-hit",
         direct=False,

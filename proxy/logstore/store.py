@@ -89,6 +89,7 @@ class LogStore:
             queue_size=settings.queue_size,
             batch_size=settings.batch_size,
             retention_days=settings.retention_days,
+            linger_ms=settings.linger_ms,
         )
         self.recorder = LogRecorder(
             RowBuilder(settings, Prices.from_settings(settings)), self.writer

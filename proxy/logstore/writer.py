@@ -46,7 +46,9 @@ class LogWriter:
         queue_size: int,
         batch_size: int,
         retention_days: float | None = None,
+        linger_ms: float = 0.0,
     ) -> None:
+        self._linger_s = linger_ms / 1000
         self._conn = conn
         self._retention_s = retention_days * 86400 if retention_days else None
         self._next_prune = 0.0
@@ -96,6 +98,10 @@ class LogWriter:
             if first is _STOP:
                 break
             batch.append(first)  # type: ignore[arg-type]
+            if self._linger_s and q.qsize() < self._batch_size and not self._closing:
+                # Let a batch build up: one thread round trip and one commit per batch is what
+                # keeps logging cheap under load; a row waits at most this long.
+                await asyncio.sleep(self._linger_s)
             while len(batch) < self._batch_size and not q.empty():
                 item = q.get_nowait()
                 if item is _STOP:
