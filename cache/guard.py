@@ -157,6 +157,8 @@ _IRREGULAR_PARTICIPLES = frozenset("""written made built done given taken seen k
 held shown thought told won sold paid said sent brought bought caught taught led left lost kept
 begun drawn driven eaten fallen gone grown hidden ridden risen run spoken stolen sung thrown worn
 chosen""".split())
+_PRONOUN_I_NEXT = frozenset("""am have had do did can could will would should need want think
+know was use used get got like love make see go mean wonder""".split())
 _NEGATIONS = {"no": "not", "never": "not", "not": "not", "nor": "not", "without": "without"}
 _ING_KEEP = frozenset({"string", "evening", "morning", "thing", "nothing", "something",
                        "everything", "anything", "ring", "king", "wing", "spring", "sing",
@@ -313,6 +315,8 @@ def _is_roman(words: list[tuple[str, str, bool]], i: int) -> bool:
     if tok.islower() and len(tok) >= 2 and _ROMAN_LOWER.match(tok):
         return True
     if tok in ("I", "V", "X") and i > 0:
+        if tok == "I" and i + 1 < len(words) and words[i + 1][1].lower() in _PRONOUN_I_NEXT:
+            return False  # "… Python I have": the pronoun, not Roman one
         prev = words[i - 1][1]
         if prev.lower() in ROMAN_CONTEXT:
             return True
