@@ -73,8 +73,14 @@ class MiniLMEmbedder:
         self.threads = threads
 
     @classmethod
-    def load(cls, *, model_path: Path | None = None, tokenizer_path: Path = TOKENIZER_PATH,
-             threads: int = 1, verify: bool = True) -> MiniLMEmbedder:
+    def load(
+        cls,
+        *,
+        model_path: Path | None = None,
+        tokenizer_path: Path = TOKENIZER_PATH,
+        threads: int = 1,
+        verify: bool = True,
+    ) -> MiniLMEmbedder:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -87,8 +93,9 @@ class MiniLMEmbedder:
             for path, want in ((model_path, MODEL_SHA256), (tokenizer_path, TOKENIZER_SHA256)):
                 got = sha256_file(path)
                 if got != want:
-                    raise EmbedderError(f"{path.name}: sha256 {got[:12]}… is not the pinned "
-                                        f"{want[:12]}…")
+                    raise EmbedderError(
+                        f"{path.name}: sha256 {got[:12]}… is not the pinned {want[:12]}…"
+                    )
         tok = Tokenizer.from_file(str(tokenizer_path))
         tok.no_padding()
         tok.enable_truncation(MAX_TOKENS)
@@ -96,8 +103,9 @@ class MiniLMEmbedder:
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        session = ort.InferenceSession(str(model_path), sess_options=opts,
-                                       providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(
+            str(model_path), sess_options=opts, providers=["CPUExecutionProvider"]
+        )
         return cls(session, tok, threads)
 
     @classmethod
@@ -108,8 +116,9 @@ class MiniLMEmbedder:
         enc = self._tok.encode(text)
         ids = np.asarray([enc.ids], dtype=np.int64)
         mask = np.asarray([enc.attention_mask], dtype=np.int64)
-        states = self._session.run(None, {"input_ids": ids, "attention_mask": mask,
-                                          "token_type_ids": np.zeros_like(ids)})[0]
+        states = self._session.run(
+            None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        )[0]
         m = mask[..., None].astype(np.float32)
         pooled = (states * m).sum(axis=1) / np.maximum(m.sum(axis=1), 1e-9)
         return normalise(pooled[0])
@@ -124,8 +133,15 @@ class MiniLMEmbedder:
 class UpstreamEmbedder:
     """Embeds through ``POST {url}`` (OpenAI ``/v1/embeddings`` shape) with one shared session."""
 
-    def __init__(self, url: str, model: str, *, api_key: str | None = None,
-                 session: Any = None, timeout_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        model: str,
+        *,
+        api_key: str | None = None,
+        session: Any = None,
+        timeout_s: float = 10.0,
+    ) -> None:
         self.url = url
         self.model = model
         self.name = f"upstream:{model}"
@@ -147,8 +163,11 @@ class UpstreamEmbedder:
             headers["authorization"] = f"Bearer {self._key}"
         try:
             async with self._session.post(
-                    self.url, json={"model": self.model, "input": text}, headers=headers,
-                    timeout=aiohttp.ClientTimeout(total=self._timeout_s)) as resp:
+                self.url,
+                json={"model": self.model, "input": text},
+                headers=headers,
+                timeout=aiohttp.ClientTimeout(total=self._timeout_s),
+            ) as resp:
                 if resp.status != 200:
                     raise EmbedderError(f"embeddings endpoint answered {resp.status}")
                 doc = await resp.json(content_type=None)

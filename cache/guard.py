@@ -35,7 +35,8 @@ _TOKEN = re.compile(
     r"|(?P<quote>(?<![^\W_])['\"“”‘’`]|['\"“”‘’`](?![^\W_]))"
 )
 
-STOP = frozenset("""
+STOP = frozenset(
+    """
 a an the is are am be been being do does doing have has having get got i me my mine myself you
 your yours yourself we us our ours it its they them their theirs he she him her his this that
 these those there here of in on at for with about by as and or but if so then can could would
@@ -43,15 +44,18 @@ may might should must shall need needs ought please kindly some any all just rea
 also very quite usually generally basically typically exactly let know tell give show explain
 describe help want wonder curious like ok okay hey hi thanks whether one_pron
 what which during calculate compute find determine
-""".split())
+""".split()
+)
 # Words that mark order or direction: kept in the order check; "to" is not a content word
 # ("how to X" / "X") but still splits "km to miles" from "miles to km".
 ORDER_ONLY = frozenset({"to", "into"})
 BE = frozenset({"is", "are", "am", "was", "were", "be", "been", "being", "get", "got"})
 PREPS = frozenset({"of", "about", "for", "in", "on", "at", "with"})
-ROMAN_CONTEXT = frozenset("""war part chapter episode season volume book act phase stage type
+ROMAN_CONTEXT = frozenset(
+    """war part chapter episode season volume book act phase stage type
 class grade level henry louis elizabeth george charles edward james william richard john pope
-mary rocky star wars final fantasy world""".split())
+mary rocky star wars final fantasy world""".split()
+)
 MODAL = frozenset({"do", "does", "can", "could", "should", "would", "might", "may", "will"})
 PERSON = frozenset({"i", "you", "we", "one"})
 
@@ -125,8 +129,7 @@ _PHRASES = [
     (re.compile(r"\bper\s+cent\b", re.I), "percent"),
     (re.compile(r"\bversus\b|\bvs\.?(?=\s)", re.I), "vs"),
     (re.compile(r"°\s*([FC])\b"), r"°\1 "),
-    (re.compile(r"\bhow\s+(?:do|would|can|could)\s+(?:you|i|we|one)\s+say\b", re.I),
-     "translate"),
+    (re.compile(r"\bhow\s+(?:do|would|can|could)\s+(?:you|i|we|one)\s+say\b", re.I), "translate"),
     (re.compile(r"\b(?:in\s+)?(?:what|which)\s+year\b", re.I), "when"),
     # "how <adjective>" asks for the matching noun: "how tall is X" = "the height of X".
     (re.compile(r"\bhow\s+(tall|high)\b", re.I), "height"),
@@ -138,34 +141,104 @@ _PHRASES = [
     (re.compile(r"\bhow\s+deep\b", re.I), "depth"),
     (re.compile(r"\bhow\s+wide\b", re.I), "width"),
 ]
-_AGENT = {"inventor": "invent", "creator": "create", "discoverer": "discover",
-          "painter": "paint", "founder": "found", "designer": "design", "composer": "compose",
-          "builder": "build", "developer": "develop", "maker": "make", "translator": "translate",
-          "teacher_": "teach"}
-_NUM_WORDS = {w: i for i, w in enumerate(
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
-    "fifteen sixteen seventeen eighteen nineteen".split())}
-_NUM_WORDS.update({w: 10 * (i + 2) for i, w in enumerate(
-    "twenty thirty forty fifty sixty seventy eighty ninety".split())})
+_AGENT = {
+    "inventor": "invent",
+    "creator": "create",
+    "discoverer": "discover",
+    "painter": "paint",
+    "founder": "found",
+    "designer": "design",
+    "composer": "compose",
+    "builder": "build",
+    "developer": "develop",
+    "maker": "make",
+    "translator": "translate",
+    "teacher_": "teach",
+}
+_NUM_WORDS = {
+    w: i
+    for i, w in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+        "fifteen sixteen seventeen eighteen nineteen".split()
+    )
+}
+_NUM_WORDS.update(
+    {
+        w: 10 * (i + 2)
+        for i, w in enumerate("twenty thirty forty fifty sixty seventy eighty ninety".split())
+    }
+)
 _SCALES = {"hundred": 100, "thousand": 1000, "million": 10**6, "billion": 10**9}
-_ORDINALS = {w: i + 1 for i, w in enumerate(
-    "first second third fourth fifth sixth seventh eighth ninth tenth".split())}
+_ORDINALS = {
+    w: i + 1
+    for i, w in enumerate(
+        "first second third fourth fifth sixth seventh eighth ninth tenth".split()
+    )
+}
 _ROMAN = re.compile(r"^M{0,3}(CM|CD|D?C{0,3})(XC|XL|L?X{0,3})(IX|IV|V?I{0,3})$")
 _ROMAN_LOWER = re.compile(r"^(x{0,3})(ix|iv|v?i{0,3})$")
 _ROMAN_VAL = {"I": 1, "V": 5, "X": 10, "L": 50, "C": 100, "D": 500, "M": 1000}
-_IRREGULAR_PARTICIPLES = frozenset("""written made built done given taken seen known born found
+_IRREGULAR_PARTICIPLES = frozenset(
+    """written made built done given taken seen known born found
 held shown thought told won sold paid said sent brought bought caught taught led left lost kept
 begun drawn driven eaten fallen gone grown hidden ridden risen run spoken stolen sung thrown worn
-chosen""".split())
-_PRONOUN_I_NEXT = frozenset("""am have had do did can could will would should need want think
-know was use used get got like love make see go mean wonder""".split())
+chosen""".split()
+)
+_PRONOUN_I_NEXT = frozenset(
+    """am have had do did can could will would should need want think
+know was use used get got like love make see go mean wonder""".split()
+)
 _NEGATIONS = {"no": "not", "never": "not", "not": "not", "nor": "not", "without": "without"}
-_ING_KEEP = frozenset({"string", "evening", "morning", "thing", "nothing", "something",
-                       "everything", "anything", "ring", "king", "wing", "spring", "sing",
-                       "bring", "during", "ceiling", "sibling", "wedding", "pudding"})
-_S_KEEP = frozenset({"news", "series", "species", "physics", "mathematics", "economics",
-                     "this", "his", "is", "was", "has", "does", "gas", "bus", "yes", "us",
-                     "its", "always", "perhaps", "whereas", "class", "glass", "grass"})
+_ING_KEEP = frozenset(
+    {
+        "string",
+        "evening",
+        "morning",
+        "thing",
+        "nothing",
+        "something",
+        "everything",
+        "anything",
+        "ring",
+        "king",
+        "wing",
+        "spring",
+        "sing",
+        "bring",
+        "during",
+        "ceiling",
+        "sibling",
+        "wedding",
+        "pudding",
+    }
+)
+_S_KEEP = frozenset(
+    {
+        "news",
+        "series",
+        "species",
+        "physics",
+        "mathematics",
+        "economics",
+        "this",
+        "his",
+        "is",
+        "was",
+        "has",
+        "does",
+        "gas",
+        "bus",
+        "yes",
+        "us",
+        "its",
+        "always",
+        "perhaps",
+        "whereas",
+        "class",
+        "glass",
+        "grass",
+    }
+)
 
 
 def _roman(tok: str) -> int | None:
@@ -213,8 +286,9 @@ def stem(w: str) -> str:
 class Token:
     __slots__ = ("raw", "norm", "pos", "content", "order", "quoted")
 
-    def __init__(self, raw: str, norm: str, pos: int, *, content: bool, order: bool,
-                 quoted: bool = False) -> None:
+    def __init__(
+        self, raw: str, norm: str, pos: int, *, content: bool, order: bool, quoted: bool = False
+    ) -> None:
         self.raw, self.norm, self.pos = raw, norm, pos
         self.content, self.order, self.quoted = content, order, quoted
 
@@ -245,7 +319,8 @@ def _expand_contractions(words: list[tuple[str, str, bool]]) -> list[tuple[str, 
             low = t.lower()
             if low.endswith("n't"):
                 base = {"won": "will", "can": "can", "ca": "can", "sha": "shall"}.get(
-                    low[:-3], t[:-3])
+                    low[:-3], t[:-3]
+                )
                 out += [(kind, base, q), (kind, "not", q)]
                 continue
             head, _, tail = t.partition("'")
@@ -268,8 +343,11 @@ def _numbers(words: list[tuple[str, str, bool]]) -> list[tuple[str, str, bool]]:
         if kind == "word" and not q and (low in _NUM_WORDS or low in _SCALES):
             prev = words[i - 1][1].lower() if i else ""
             nxt = words[i + 1][1].lower() if i + 1 < len(words) else ""
-            if low == "one" and (prev in ("which", "this", "that", "each", "every", "any",
-                                          "no", "the", "another", "a") or nxt == "of"):
+            if low == "one" and (
+                prev
+                in ("which", "this", "that", "each", "every", "any", "no", "the", "another", "a")
+                or nxt == "of"
+            ):
                 out.append(("word", "one_pron", q))
                 i += 1
                 continue
@@ -291,8 +369,12 @@ def _numbers(words: list[tuple[str, str, bool]]) -> list[tuple[str, str, bool]]:
             out.append(("num", str(total + current), q))
             i = j
             continue
-        if kind == "word" and not q and low in _ORDINALS and not (
-                low == "second" and (i == 0 or words[i - 1][1].lower() not in ("the", "a"))):
+        if (
+            kind == "word"
+            and not q
+            and low in _ORDINALS
+            and not (low == "second" and (i == 0 or words[i - 1][1].lower() not in ("the", "a")))
+        ):
             out.append(("num", f"{_ORDINALS[low]}th", q))
         elif kind == "num":
             t = tok.lower()
@@ -348,13 +430,14 @@ def analyse(text: str) -> tuple[Token, ...]:
             continue
         prev = lows[i - 1] if i else ""
         if low in ("f", "c") and prev == "°":
-            out.append(Token(tok, "fahrenheit" if low == "f" else "celsius", i, content=True,
-                             order=True))
+            out.append(
+                Token(tok, "fahrenheit" if low == "f" else "celsius", i, content=True, order=True)
+            )
             continue
         if low in ("degree", "degrees") and (
-                (i + 1 < len(words) and lows[i + 1] in ("fahrenheit", "celsius", "kelvin", "f",
-                                                        "c"))
-                or (i and words[i - 1][0] == "num")):
+            (i + 1 < len(words) and lows[i + 1] in ("fahrenheit", "celsius", "kelvin", "f", "c"))
+            or (i and words[i - 1][0] == "num")
+        ):
             continue
         if low == "how" and _how_to(lows, i):
             continue
@@ -388,23 +471,25 @@ def analyse(text: str) -> tuple[Token, ...]:
 
 def _how_to(lows: list[str], i: int) -> bool:
     """'how do I', 'how can you', 'how to' just frame a request: "how to X" ≈ "X"."""
-    nxt = lows[i + 1:i + 3]
+    nxt = lows[i + 1 : i + 3]
     if nxt[:1] == ["to"]:
         return True
     return len(nxt) == 2 and nxt[0] in MODAL and nxt[1] in PERSON
 
 
 def _passive_after(lows: list[str], i: int) -> bool:
-    for w in lows[i + 1:i + 3]:
+    for w in lows[i + 1 : i + 3]:
         if w in _IRREGULAR_PARTICIPLES or (w.endswith("ed") and len(w) > 3):
-            return "by" in lows[i + 1:]
+            return "by" in lows[i + 1 :]
     return False
 
 
 def _passive(text: str) -> bool:
     lows = [w[1].lower() for w in _raw_tokens(text)]
-    return any(w in ("is", "are", "was", "were", "been", "being") and _passive_after(lows, i)
-               for i, w in enumerate(lows))
+    return any(
+        w in ("is", "are", "was", "were", "been", "being") and _passive_after(lows, i)
+        for i, w in enumerate(lows)
+    )
 
 
 def _bag(tokens: tuple[Token, ...]) -> Counter[str]:
@@ -417,8 +502,9 @@ def _lows(text: str) -> list[str]:
     return [w[1].lower() for w in _numbers(_expand_contractions(_raw_tokens(text)))]
 
 
-def _movable(x: str, tp: tuple[Token, ...], lows_p: list[str], tq: tuple[Token, ...],
-             lows_q: list[str]) -> bool:
+def _movable(
+    x: str, tp: tuple[Token, ...], lows_p: list[str], tq: tuple[Token, ...], lows_q: list[str]
+) -> bool:
     """``x`` is a modifier in Q ("Python list", "good exercises", "Hamlet's plot") and stands
     after a preposition or a copula in P ("list in Python", "exercises are good", "plot of
     Hamlet"), where nothing depends on it. Such a move keeps every word's role."""
@@ -431,7 +517,7 @@ def _movable(x: str, tp: tuple[Token, ...], lows_p: list[str], tq: tuple[Token, 
     p, q = occ_p[0], occ_q[0]
     if q + 1 not in content_q or p + 1 in content_p:
         return False
-    before = lows_p[max(0, p - 2):p]
+    before = lows_p[max(0, p - 2) : p]
     if before[-1:] and before[-1] in PREPS | BE:
         return True
     return len(before) == 2 and before[1] in ("the", "a", "an") and before[0] in PREPS | BE
@@ -446,11 +532,15 @@ def _order_ok(ta: tuple[Token, ...], tb: tuple[Token, ...], a: str, b: str) -> b
     if _passive(a) != _passive(b):
         return True
     lows_a, lows_b = _lows(a), _lows(b)
-    movable = [x for x in shared if x != "to" and (
-        _movable(x, ta, lows_a, tb, lows_b) or _movable(x, tb, lows_b, ta, lows_a))]
+    movable = [
+        x
+        for x in shared
+        if x != "to"
+        and (_movable(x, ta, lows_a, tb, lows_b) or _movable(x, tb, lows_b, ta, lows_a))
+    ]
     for n in (1, 2):
         for i, x in enumerate(movable):
-            for y in movable[i + 1:] if n == 2 else [x]:
+            for y in movable[i + 1 :] if n == 2 else [x]:
                 drop = {x, y}
                 if [w for w in sa if w not in drop] == [w for w in sb if w not in drop]:
                     return True

@@ -50,8 +50,13 @@ def strip_ignored(body: dict[str, Any]) -> dict[str, Any]:
 def _node(t: Target) -> dict[str, Any]:
     if t.is_leaf:
         out: dict[str, Any] = {"p": t.provider}
-        for f in ("custom_host", "override_params", "resource_name", "deployment_id",
-                  "api_version"):
+        for f in (
+            "custom_host",
+            "override_params",
+            "resource_name",
+            "deployment_id",
+            "api_version",
+        ):
             v = getattr(t, f)
             if v is not None:
                 out[f] = v
@@ -97,8 +102,7 @@ def body_material(body: bytes, decoded: Any) -> bytes:
     return body
 
 
-def exact_key(namespace: str, fingerprint: bytes, method: str, path: str,
-              material: bytes) -> str:
+def exact_key(namespace: str, fingerprint: bytes, method: str, path: str, material: bytes) -> str:
     return _digest(namespace.encode(), fingerprint, method.encode(), path.encode(), material)
 
 

@@ -44,11 +44,31 @@ from proxy.chain import Call, Next, Reply
 log = logging.getLogger("lockgate.cache")
 
 HIT, SEMANTIC_HIT, MISS, SEMANTIC_MISS, REFRESH, DISABLED = (
-    "HIT", "SEMANTIC HIT", "MISS", "SEMANTIC MISS", "REFRESH", "DISABLED")
-NOT_CACHED = ("/files", "/batches", "/fine_tuning", "/fine-tunes", "/uploads", "/images/edits",
-              "/images/variations", "/assistants", "/threads", "/vector_stores", "/realtime")
-SSE_HEADERS = [("content-type", "text/event-stream"), ("cache-control", "no-cache"),
-               ("x-accel-buffering", "no")]
+    "HIT",
+    "SEMANTIC HIT",
+    "MISS",
+    "SEMANTIC MISS",
+    "REFRESH",
+    "DISABLED",
+)
+NOT_CACHED = (
+    "/files",
+    "/batches",
+    "/fine_tuning",
+    "/fine-tunes",
+    "/uploads",
+    "/images/edits",
+    "/images/variations",
+    "/assistants",
+    "/threads",
+    "/vector_stores",
+    "/realtime",
+)
+SSE_HEADERS = [
+    ("content-type", "text/event-stream"),
+    ("cache-control", "no-cache"),
+    ("x-accel-buffering", "no"),
+]
 
 _json = msgspec.json.Decoder()
 _enc = msgspec.json.Encoder()
@@ -80,8 +100,13 @@ class _Plan(msgspec.Struct, kw_only=True):
 class CacheService:
     """Open with `open_cache`; use ``service.layer`` in the chain; `close` at shutdown."""
 
-    def __init__(self, store: EntryStore, index: SemanticIndex, embedder: Embedder | None,
-                 settings: CacheSettings) -> None:
+    def __init__(
+        self,
+        store: EntryStore,
+        index: SemanticIndex,
+        embedder: Embedder | None,
+        settings: CacheSettings,
+    ) -> None:
         self.store = store
         self.index = index
         self.embedder = embedder
@@ -105,18 +130,18 @@ class CacheService:
         stream = is_dict and body.get("stream") is True
         include_usage = stream and bool((body.get("stream_options") or {}).get("include_usage"))
         s = self.settings
-        ttl = min(max(cfg.max_age if cfg.max_age is not None else s.default_max_age,
-                      s.min_max_age), s.max_max_age)
+        ttl = min(
+            max(cfg.max_age if cfg.max_age is not None else s.default_max_age, s.min_max_age),
+            s.max_max_age,
+        )
         now = time.time()
         fresh_after = now - cfg.max_age if cfg.max_age is not None else 0.0
-        plan = _Plan(key=keys.call_key(call, body), namespace=call.cache_namespace or "",
-                     ttl=ttl)
+        plan = _Plan(key=keys.call_key(call, body), namespace=call.cache_namespace or "", ttl=ttl)
         semantic = cfg.mode == "semantic" and self.embedder is not None and is_dict
         if semantic:
             plan.prompt = semantic_prompt(call.endpoint, body, s.semantic_max_chars)
             if plan.prompt is not None:
-                plan.scope = keys.semantic_scope(call, body, plan.prompt.exact,
-                                                 self.embedder.name)  # type: ignore[union-attr]
+                plan.scope = keys.semantic_scope(call, body, plan.prompt.exact, self.embedder.name)  # type: ignore[union-attr]
         if call.force_refresh:
             status = REFRESH
             self.counters.refreshes += 1
@@ -151,16 +176,26 @@ class CacheService:
 
     def _hit(self, entry: Entry, stream: bool, include_usage: bool, status: str) -> Reply | None:
         if not stream:
-            return Reply(status=entry.status, headers=list(entry.headers), body=entry.body,
-                         provider=entry.provider, cache_status=status)
+            return Reply(
+                status=entry.status,
+                headers=list(entry.headers),
+                body=entry.body,
+                provider=entry.provider,
+                cache_status=status,
+            )
         try:
             events = replay_events(_json.decode(entry.body), include_usage=include_usage)
         except msgspec.DecodeError:
             events = None
         if events is None:
             return None  # not a completion (cannot be streamed): treat as a miss
-        return Reply(status=200, headers=list(SSE_HEADERS), chunks=_iterate(events),
-                     provider=entry.provider, cache_status=status)
+        return Reply(
+            status=200,
+            headers=list(SSE_HEADERS),
+            chunks=_iterate(events),
+            provider=entry.provider,
+            cache_status=status,
+        )
 
     async def _semantic_lookup(self, plan: _Plan, fresh_after: float) -> Entry | None:
         assert plan.prompt is not None and plan.scope is not None and self.embedder
@@ -173,12 +208,21 @@ class CacheService:
             return None
         loop = asyncio.get_running_loop()
         found = await loop.run_in_executor(
-            self._pool, self.index.search, plan.scope, plan.vector,
-            self.settings.semantic_candidates, self.settings.semantic_threshold)
+            self._pool,
+            self.index.search,
+            plan.scope,
+            plan.vector,
+            self.settings.semantic_candidates,
+            self.settings.semantic_threshold,
+        )
         for entry_id, _score in found:
             entry = await self.store.get_by_id(entry_id)
-            if (entry is None or entry.prompt is None or entry.scope != plan.scope
-                    or entry.created < fresh_after):
+            if (
+                entry is None
+                or entry.prompt is None
+                or entry.scope != plan.scope
+                or entry.created < fresh_after
+            ):
                 continue
             if guard.allows(plan.prompt.text, entry.prompt):
                 return entry
@@ -186,36 +230,46 @@ class CacheService:
 
     # -- storing --------------------------------------------------------------------------
 
-    def _store(self, plan: _Plan, status: int, headers: list[tuple[str, str]], body: bytes,
-               provider: str) -> None:
+    def _store(
+        self, plan: _Plan, status: int, headers: list[tuple[str, str]], body: bytes, provider: str
+    ) -> None:
         if len(body) > self.settings.max_entry_bytes:
             self.counters.not_stored += 1
             return
         if plan.scope is not None and plan.vector is None:
             # REFRESH in semantic mode: the prompt was not embedded on the way in.
-            spawn(self._embed_then_store(plan, status, headers, body, provider),
-                  name="cache-embed-store")
+            spawn(
+                self._embed_then_store(plan, status, headers, body, provider),
+                name="cache-embed-store",
+            )
             return
         now = time.time()
-        entry = Entry(id=new_id(), key=plan.key, namespace=plan.namespace,
-                      scope=plan.scope if plan.vector is not None else None,
-                      created=now, expires=now + plan.ttl, last_used=now, status=status,
-                      provider=provider, headers=keep_headers(headers), body=body,
-                      prompt=plan.prompt.text if plan.vector is not None and plan.prompt
-                      else None,
-                      vector=plan.vector.astype(np.float32).tobytes()
-                      if plan.vector is not None else None)
+        entry = Entry(
+            id=new_id(),
+            key=plan.key,
+            namespace=plan.namespace,
+            scope=plan.scope if plan.vector is not None else None,
+            created=now,
+            expires=now + plan.ttl,
+            last_used=now,
+            status=status,
+            provider=provider,
+            headers=keep_headers(headers),
+            body=body,
+            prompt=plan.prompt.text if plan.vector is not None and plan.prompt else None,
+            vector=plan.vector.astype(np.float32).tobytes() if plan.vector is not None else None,
+        )
         old = self.store.put(entry)
         self.counters.stored += 1
         loop = asyncio.get_running_loop()
         if old is not None and old.id != entry.id and old.vector is not None:
             loop.run_in_executor(self._pool, self.index.remove, [old.id])
         if entry.vector is not None and entry.scope is not None:
-            loop.run_in_executor(self._pool, self.index.add, entry.scope, entry.id,
-                                 plan.vector)
+            loop.run_in_executor(self._pool, self.index.add, entry.scope, entry.id, plan.vector)
 
-    async def _embed_then_store(self, plan: _Plan, status: int, headers: list[tuple[str, str]],
-                                body: bytes, provider: str) -> None:
+    async def _embed_then_store(
+        self, plan: _Plan, status: int, headers: list[tuple[str, str]], body: bytes, provider: str
+    ) -> None:
         assert plan.prompt is not None and self.embedder is not None
         try:
             plan.vector = await self.embedder.embed(plan.prompt.text)
@@ -238,9 +292,13 @@ class CacheService:
 
     async def stats(self) -> dict[str, Any]:
         st = await self.store.stats()
-        return {**msgspec.to_builtins(st), **msgspec.to_builtins(self.counters),
-                "semantic_vectors": len(self.index), "semantic_scopes": self.index.scopes(),
-                "embedder": self.embedder.name if self.embedder else None}
+        return {
+            **msgspec.to_builtins(st),
+            **msgspec.to_builtins(self.counters),
+            "semantic_vectors": len(self.index),
+            "semantic_scopes": self.index.scopes(),
+            "embedder": self.embedder.name if self.embedder else None,
+        }
 
     async def clear(self, namespace: str | None = None) -> int:
         n = await self.store.clear(namespace)
@@ -285,11 +343,21 @@ class _StoreTee:
             if answer is None:
                 svc.counters.not_stored += 1
                 return
-            svc._store(self._plan, 200, [("content-type", "application/json")],
-                       _enc.encode(answer), self._reply.provider)
+            svc._store(
+                self._plan,
+                200,
+                [("content-type", "application/json")],
+                _enc.encode(answer),
+                self._reply.provider,
+            )
         elif self._raw is not None:
-            svc._store(self._plan, self._reply.status, self._reply.headers,
-                       b"".join(self._raw), self._reply.provider)
+            svc._store(
+                self._plan,
+                self._reply.status,
+                self._reply.headers,
+                b"".join(self._raw),
+                self._reply.provider,
+            )
 
 
 async def _iterate(events: list[bytes]) -> AsyncIterator[bytes]:
@@ -297,8 +365,13 @@ async def _iterate(events: list[bytes]) -> AsyncIterator[bytes]:
         yield e
 
 
-async def open_cache(data_dir: str | os.PathLike[str], settings: CacheSettings | None = None,
-                     *, embedder: Embedder | None = None, session: Any = None) -> CacheService:
+async def open_cache(
+    data_dir: str | os.PathLike[str],
+    settings: CacheSettings | None = None,
+    *,
+    embedder: Embedder | None = None,
+    session: Any = None,
+) -> CacheService:
     """Open the store, load the embedder, rebuild the semantic index; call at app start-up.
 
     ``embedder`` overrides the one named in settings (tests share one loaded model);
@@ -312,14 +385,21 @@ async def open_cache(data_dir: str | os.PathLike[str], settings: CacheSettings |
                 raise ValueError("cache: embedder 'upstream' needs upstream_embeddings_url")
             key_env = settings.upstream_embeddings_key_env
             embedder = UpstreamEmbedder(
-                settings.upstream_embeddings_url, settings.upstream_embeddings_model,
-                api_key=os.environ.get(key_env) if key_env else None, session=session)
+                settings.upstream_embeddings_url,
+                settings.upstream_embeddings_model,
+                api_key=os.environ.get(key_env) if key_env else None,
+                session=session,
+            )
         else:
             embedder = await MiniLMEmbedder.load_async(threads=settings.embed_threads)
     store = await EntryStore.open(
-        Path(data_dir) / settings.filename, max_entries=settings.max_entries,
-        max_bytes=settings.max_bytes, memory_entries=settings.memory_entries,
-        memory_bytes=settings.memory_bytes, sweep_interval=settings.sweep_interval_s)
+        Path(data_dir) / settings.filename,
+        max_entries=settings.max_entries,
+        max_bytes=settings.max_bytes,
+        memory_entries=settings.memory_entries,
+        memory_bytes=settings.memory_bytes,
+        sweep_interval=settings.sweep_interval_s,
+    )
     index = SemanticIndex()
     service = CacheService(store, index, embedder, settings)
     service.owns_embedder = not given

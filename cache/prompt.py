@@ -45,13 +45,19 @@ def chat_prompt(body: dict[str, Any]) -> Prompt | None:
         return None
     exact = None
     first = messages[0]
-    if len(messages) >= 2 and isinstance(first, dict) and first.get("role") in ("system",
-                                                                                 "developer"):
+    if (
+        len(messages) >= 2
+        and isinstance(first, dict)
+        and first.get("role") in ("system", "developer")
+    ):
         exact, messages = first, messages[1:]
     lines = []
     for m in messages:
-        if not isinstance(m, dict) or m.get("tool_calls") or m.get("role") not in (
-                "user", "assistant", "system", "developer"):
+        if (
+            not isinstance(m, dict)
+            or m.get("tool_calls")
+            or m.get("role") not in ("user", "assistant", "system", "developer")
+        ):
             return None
         text = _content_text(m.get("content"))
         if text is None:

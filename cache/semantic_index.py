@@ -69,16 +69,20 @@ class SemanticIndex:
                 del self._indexes[scope]
         return removed
 
-    def search(self, scope: str, vector: np.ndarray, k: int = 4,
-               threshold: float = -1.0) -> list[tuple[int, float]]:
+    def search(
+        self, scope: str, vector: np.ndarray, k: int = 4, threshold: float = -1.0
+    ) -> list[tuple[int, float]]:
         """Up to ``k`` (id, cosine) pairs at or above ``threshold``, best first."""
         index = self._indexes.get(scope)
         if index is None or index.ntotal == 0:
             return []
         q = np.ascontiguousarray(vector.reshape(1, -1), dtype=np.float32)
         scores, ids = index.search(q, min(k, index.ntotal))
-        return [(int(i), float(s)) for s, i in zip(scores[0], ids[0], strict=True)
-                if i >= 0 and s >= threshold]
+        return [
+            (int(i), float(s))
+            for s, i in zip(scores[0], ids[0], strict=True)
+            if i >= 0 and s >= threshold
+        ]
 
     def clear(self) -> None:
         self._indexes.clear()

@@ -67,7 +67,7 @@ class StreamAssembler:
             if cut is None:
                 return
             end, sep = cut
-            event, self._buf = self._buf[:end], self._buf[end + sep:]
+            event, self._buf = self._buf[:end], self._buf[end + sep :]
             self._event(event)
             if self.failed:
                 return
@@ -131,8 +131,10 @@ class StreamAssembler:
             if isinstance(delta.get("refusal"), str):
                 ch.refusal.append(delta["refusal"])
             for tc in delta.get("tool_calls") or ():
-                slot = ch.tools.setdefault(int(tc.get("index", 0)),
-                                           {"id": None, "type": "function", "name": [], "args": []})
+                slot = ch.tools.setdefault(
+                    int(tc.get("index", 0)),
+                    {"id": None, "type": "function", "name": [], "args": []},
+                )
                 if tc.get("id"):
                     slot["id"] = tc["id"]
                 if tc.get("type"):
@@ -153,11 +155,14 @@ class StreamAssembler:
         """The assembled answer, or None when the stream is not a complete completion stream."""
         if not self.complete:
             return None
-        out: dict[str, Any] = {"id": self._head.get("id", ""),
-                               "object": "chat.completion" if self._object ==
-                               "chat.completion.chunk" else "text_completion",
-                               "created": self._head.get("created", 0),
-                               "model": self._head.get("model", "")}
+        out: dict[str, Any] = {
+            "id": self._head.get("id", ""),
+            "object": "chat.completion"
+            if self._object == "chat.completion.chunk"
+            else "text_completion",
+            "created": self._head.get("created", 0),
+            "model": self._head.get("model", ""),
+        }
         for f in ("system_fingerprint", "service_tier", "provider"):
             if f in self._head:
                 out[f] = self._head[f]
@@ -166,21 +171,38 @@ class StreamAssembler:
             ch = self._choices[i]
             if self._object == "text_completion":
                 lp = ch.logprobs[-1] if ch.logprobs else None
-                choices.append({"text": "".join(ch.text), "index": i, "logprobs": lp,
-                                "finish_reason": ch.finish})
+                choices.append(
+                    {
+                        "text": "".join(ch.text),
+                        "index": i,
+                        "logprobs": lp,
+                        "finish_reason": ch.finish,
+                    }
+                )
                 continue
-            msg: dict[str, Any] = {"role": ch.role or "assistant",
-                                   "content": "".join(ch.content) if ch.content else None}
+            msg: dict[str, Any] = {
+                "role": ch.role or "assistant",
+                "content": "".join(ch.content) if ch.content else None,
+            }
             if ch.refusal:
                 msg["refusal"] = "".join(ch.refusal)
             if ch.tools:
                 msg["tool_calls"] = [
-                    {"id": t["id"], "type": t["type"],
-                     "function": {"name": "".join(t["name"]), "arguments": "".join(t["args"])}}
-                    for _, t in sorted(ch.tools.items())]
-            choices.append({"index": i, "message": msg,
-                            "logprobs": {"content": ch.logprobs} if ch.logprobs else None,
-                            "finish_reason": ch.finish})
+                    {
+                        "id": t["id"],
+                        "type": t["type"],
+                        "function": {"name": "".join(t["name"]), "arguments": "".join(t["args"])},
+                    }
+                    for _, t in sorted(ch.tools.items())
+                ]
+            choices.append(
+                {
+                    "index": i,
+                    "message": msg,
+                    "logprobs": {"content": ch.logprobs} if ch.logprobs else None,
+                    "finish_reason": ch.finish,
+                }
+            )
         out["choices"] = choices
         if self._usage is not None:
             out["usage"] = self._usage
@@ -193,7 +215,7 @@ def _event(obj: dict[str, Any]) -> bytes:
 
 def _pieces(text: str) -> Iterator[str]:
     for i in range(0, len(text), PIECE):
-        yield text[i:i + PIECE]
+        yield text[i : i + PIECE]
 
 
 def replay_events(answer: Any, *, include_usage: bool = True) -> list[bytes] | None:
@@ -201,8 +223,11 @@ def replay_events(answer: Any, *, include_usage: bool = True) -> list[bytes] | N
     if not isinstance(answer, dict) or not isinstance(answer.get("choices"), list):
         return None
     kind = answer.get("object")
-    head = {k: answer[k] for k in ("id", "created", "model", "system_fingerprint",
-                                   "service_tier", "provider") if k in answer}
+    head = {
+        k: answer[k]
+        for k in ("id", "created", "model", "system_fingerprint", "service_tier", "provider")
+        if k in answer
+    }
     out: list[bytes] = []
     if kind == "chat.completion":
         head["object"] = "chat.completion.chunk"
@@ -213,36 +238,113 @@ def replay_events(answer: Any, *, include_usage: bool = True) -> list[bytes] | N
         for c in answer["choices"]:
             i = c.get("index", 0)
             msg = c.get("message") or {}
-            out.append(chunk({"index": i, "delta": {"role": msg.get("role", "assistant"),
-                                                    "content": ""},
-                              "logprobs": None, "finish_reason": None}))
+            out.append(
+                chunk(
+                    {
+                        "index": i,
+                        "delta": {"role": msg.get("role", "assistant"), "content": ""},
+                        "logprobs": None,
+                        "finish_reason": None,
+                    }
+                )
+            )
             for piece in _pieces(msg.get("content") or ""):
-                out.append(chunk({"index": i, "delta": {"content": piece}, "logprobs": None,
-                                  "finish_reason": None}))
+                out.append(
+                    chunk(
+                        {
+                            "index": i,
+                            "delta": {"content": piece},
+                            "logprobs": None,
+                            "finish_reason": None,
+                        }
+                    )
+                )
             if msg.get("refusal"):
-                out.append(chunk({"index": i, "delta": {"refusal": msg["refusal"]},
-                                  "logprobs": None, "finish_reason": None}))
+                out.append(
+                    chunk(
+                        {
+                            "index": i,
+                            "delta": {"refusal": msg["refusal"]},
+                            "logprobs": None,
+                            "finish_reason": None,
+                        }
+                    )
+                )
             for n, tc in enumerate(msg.get("tool_calls") or ()):
                 fn = tc.get("function") or {}
-                out.append(chunk({"index": i, "delta": {"tool_calls": [
-                    {"index": n, "id": tc.get("id"), "type": tc.get("type", "function"),
-                     "function": {"name": fn.get("name", ""), "arguments": ""}}]},
-                    "logprobs": None, "finish_reason": None}))
-                out.append(chunk({"index": i, "delta": {"tool_calls": [
-                    {"index": n, "function": {"arguments": fn.get("arguments", "")}}]},
-                    "logprobs": None, "finish_reason": None}))
-            out.append(chunk({"index": i, "delta": {}, "logprobs": None,
-                              "finish_reason": c.get("finish_reason")}))
+                out.append(
+                    chunk(
+                        {
+                            "index": i,
+                            "delta": {
+                                "tool_calls": [
+                                    {
+                                        "index": n,
+                                        "id": tc.get("id"),
+                                        "type": tc.get("type", "function"),
+                                        "function": {"name": fn.get("name", ""), "arguments": ""},
+                                    }
+                                ]
+                            },
+                            "logprobs": None,
+                            "finish_reason": None,
+                        }
+                    )
+                )
+                out.append(
+                    chunk(
+                        {
+                            "index": i,
+                            "delta": {
+                                "tool_calls": [
+                                    {"index": n, "function": {"arguments": fn.get("arguments", "")}}
+                                ]
+                            },
+                            "logprobs": None,
+                            "finish_reason": None,
+                        }
+                    )
+                )
+            out.append(
+                chunk(
+                    {
+                        "index": i,
+                        "delta": {},
+                        "logprobs": None,
+                        "finish_reason": c.get("finish_reason"),
+                    }
+                )
+            )
     elif kind == "text_completion":
         head["object"] = "text_completion"
         for c in answer["choices"]:
             i = c.get("index", 0)
             for piece in _pieces(c.get("text") or ""):
-                out.append(_event({**head, "choices": [{"text": piece, "index": i,
-                                                        "logprobs": None,
-                                                        "finish_reason": None}]}))
-            out.append(_event({**head, "choices": [{"text": "", "index": i, "logprobs": None,
-                                                    "finish_reason": c.get("finish_reason")}]}))
+                out.append(
+                    _event(
+                        {
+                            **head,
+                            "choices": [
+                                {"text": piece, "index": i, "logprobs": None, "finish_reason": None}
+                            ],
+                        }
+                    )
+                )
+            out.append(
+                _event(
+                    {
+                        **head,
+                        "choices": [
+                            {
+                                "text": "",
+                                "index": i,
+                                "logprobs": None,
+                                "finish_reason": c.get("finish_reason"),
+                            }
+                        ],
+                    }
+                )
+            )
     else:
         return None
     if include_usage and answer.get("usage") is not None:

@@ -56,8 +56,10 @@ CREATE INDEX IF NOT EXISTS cache_entries_expires ON cache_entries (expires);
 CREATE INDEX IF NOT EXISTS cache_entries_last_used ON cache_entries (last_used);
 CREATE INDEX IF NOT EXISTS cache_entries_namespace ON cache_entries (namespace);
 """
-_COLUMNS = ("id, key, namespace, scope, created, expires, last_used, size, status, provider, "
-            "headers, body, prompt, vector")
+_COLUMNS = (
+    "id, key, namespace, scope, created, expires, last_used, size, status, provider, "
+    "headers, body, prompt, vector"
+)
 
 
 class Entry(msgspec.Struct, kw_only=True):
@@ -113,9 +115,17 @@ Removed = list[tuple[int, str | None]]
 class EntryStore:
     """Create with `EntryStore.open`; close with `close` (drains pending writes)."""
 
-    def __init__(self, db: aiosqlite.Connection, *, max_entries: int, max_bytes: int,
-                 memory_entries: int, memory_bytes: int, sweep_interval: float,
-                 on_removed: Callable[[Removed], None] | None) -> None:
+    def __init__(
+        self,
+        db: aiosqlite.Connection,
+        *,
+        max_entries: int,
+        max_bytes: int,
+        memory_entries: int,
+        memory_bytes: int,
+        sweep_interval: float,
+        on_removed: Callable[[Removed], None] | None,
+    ) -> None:
         self._db = db
         self.max_entries = max_entries
         self.max_bytes = max_bytes
@@ -134,10 +144,17 @@ class EntryStore:
         self._sweeper = spawn(self._sweep_loop(), name="cache-store-sweeper")
 
     @classmethod
-    async def open(cls, path: str | Path, *, max_entries: int = 100_000,
-                   max_bytes: int = 1 << 30, memory_entries: int = 10_000,
-                   memory_bytes: int = 64 << 20, sweep_interval: float = 60.0,
-                   on_removed: Callable[[Removed], None] | None = None) -> EntryStore:
+    async def open(
+        cls,
+        path: str | Path,
+        *,
+        max_entries: int = 100_000,
+        max_bytes: int = 1 << 30,
+        memory_entries: int = 10_000,
+        memory_bytes: int = 64 << 20,
+        sweep_interval: float = 60.0,
+        on_removed: Callable[[Removed], None] | None = None,
+    ) -> EntryStore:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         db = await aiosqlite.connect(str(path))
         await db.execute("PRAGMA journal_mode=WAL")
@@ -145,9 +162,15 @@ class EntryStore:
         await db.execute("PRAGMA busy_timeout=5000")
         await db.executescript(_SCHEMA)
         await db.commit()
-        store = cls(db, max_entries=max_entries, max_bytes=max_bytes,
-                    memory_entries=memory_entries, memory_bytes=memory_bytes,
-                    sweep_interval=sweep_interval, on_removed=on_removed)
+        store = cls(
+            db,
+            max_entries=max_entries,
+            max_bytes=max_bytes,
+            memory_entries=memory_entries,
+            memory_bytes=memory_bytes,
+            sweep_interval=sweep_interval,
+            on_removed=on_removed,
+        )
         await store.sweep()
         return store
 
@@ -172,8 +195,9 @@ class EntryStore:
         e = self.get_memory(key, now)
         if e is not None:
             return e
-        async with self._db.execute(f"SELECT {_COLUMNS} FROM cache_entries WHERE key = ?",
-                                    (key,)) as cur:
+        async with self._db.execute(
+            f"SELECT {_COLUMNS} FROM cache_entries WHERE key = ?", (key,)
+        ) as cur:
             row = await cur.fetchone()
         if row is None:
             return None
@@ -188,8 +212,9 @@ class EntryStore:
     async def get_by_id(self, entry_id: int, now: float | None = None) -> Entry | None:
         """For the semantic index, whose results are ids."""
         now = time.time() if now is None else now
-        async with self._db.execute(f"SELECT {_COLUMNS} FROM cache_entries WHERE id = ?",
-                                    (entry_id,)) as cur:
+        async with self._db.execute(
+            f"SELECT {_COLUMNS} FROM cache_entries WHERE id = ?", (entry_id,)
+        ) as cur:
             row = await cur.fetchone()
         if row is None:
             return None
@@ -205,8 +230,10 @@ class EntryStore:
         """(id, scope, vector) of every fresh semantic entry: what the index is rebuilt from."""
         now = time.time() if now is None else now
         async with self._db.execute(
-                "SELECT id, scope, vector FROM cache_entries WHERE vector IS NOT NULL "
-                "AND scope IS NOT NULL AND expires > ?", (now,)) as cur:
+            "SELECT id, scope, vector FROM cache_entries WHERE vector IS NOT NULL "
+            "AND scope IS NOT NULL AND expires > ?",
+            (now,),
+        ) as cur:
             return [(r[0], r[1], r[2]) for r in await cur.fetchall()]
 
     # -- writes --------------------------------------------------------------------------
@@ -248,9 +275,26 @@ class EntryStore:
         await self._db.executemany(
             f"INSERT OR REPLACE INTO cache_entries ({_COLUMNS}) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(e.id, e.key, e.namespace, e.scope, e.created, e.expires, e.last_used, e.size,
-              e.status, e.provider, _encode_headers(e.headers), e.body, e.prompt, e.vector)
-             for e in rows])
+            [
+                (
+                    e.id,
+                    e.key,
+                    e.namespace,
+                    e.scope,
+                    e.created,
+                    e.expires,
+                    e.last_used,
+                    e.size,
+                    e.status,
+                    e.provider,
+                    _encode_headers(e.headers),
+                    e.body,
+                    e.prompt,
+                    e.vector,
+                )
+                for e in rows
+            ],
+        )
         await self._db.commit()
         await self._enforce_caps()
 
@@ -258,13 +302,16 @@ class EntryStore:
         if not self._touched:
             return
         touched, self._touched = self._touched, {}
-        await self._db.executemany("UPDATE cache_entries SET last_used = ? WHERE key = ?",
-                                   [(t, k) for k, t in touched.items()])
+        await self._db.executemany(
+            "UPDATE cache_entries SET last_used = ? WHERE key = ?",
+            [(t, k) for k, t in touched.items()],
+        )
         await self._db.commit()
 
     async def _enforce_caps(self) -> None:
         async with self._db.execute(
-                "SELECT count(*), coalesce(sum(size), 0) FROM cache_entries") as cur:
+            "SELECT count(*), coalesce(sum(size), 0) FROM cache_entries"
+        ) as cur:
             count, total = await cur.fetchone()  # type: ignore[misc]
         if count <= self.max_entries and total <= self.max_bytes:
             return
@@ -275,7 +322,8 @@ class EntryStore:
         keys: list[str] = []
         freed = 0
         async with self._db.execute(
-                "SELECT id, key, scope, size FROM cache_entries ORDER BY last_used") as cur:
+            "SELECT id, key, scope, size FROM cache_entries ORDER BY last_used"
+        ) as cur:
             async for row in cur:
                 if len(victims) >= over_n and freed >= over_b:
                     break
@@ -290,9 +338,10 @@ class EntryStore:
 
     async def _delete_ids(self, ids: list[int]) -> None:
         for i in range(0, len(ids), 500):
-            part = ids[i:i + 500]
+            part = ids[i : i + 500]
             await self._db.execute(
-                f"DELETE FROM cache_entries WHERE id IN ({','.join('?' * len(part))})", part)
+                f"DELETE FROM cache_entries WHERE id IN ({','.join('?' * len(part))})", part
+            )
         await self._db.commit()
 
     def _removed(self, removed: Removed) -> None:
@@ -303,7 +352,8 @@ class EntryStore:
         """Delete expired entries; returns how many."""
         now = time.time() if now is None else now
         async with self._db.execute(
-                "SELECT id, key, scope FROM cache_entries WHERE expires <= ?", (now,)) as cur:
+            "SELECT id, key, scope FROM cache_entries WHERE expires <= ?", (now,)
+        ) as cur:
             rows = list(await cur.fetchall())
         if not rows:
             return 0
@@ -328,24 +378,31 @@ class EntryStore:
         """Delete every entry (of one namespace); returns how many."""
         await self.flush()
         where, args = ("WHERE namespace = ?", (namespace,)) if namespace is not None else ("", ())
-        async with self._db.execute(f"SELECT id, key, scope FROM cache_entries {where}",
-                                    args) as cur:
+        async with self._db.execute(
+            f"SELECT id, key, scope FROM cache_entries {where}", args
+        ) as cur:
             rows = list(await cur.fetchall())
         await self._db.execute(f"DELETE FROM cache_entries {where}", args)
         await self._db.commit()
-        for k in [k for k, e in self._mem.items() if namespace is None or
-                  e.namespace == namespace]:
+        for k in [k for k, e in self._mem.items() if namespace is None or e.namespace == namespace]:
             self._forget(k)
         self._removed([(r[0], r[2]) for r in rows])
         return len(rows)
 
     async def stats(self) -> StoreStats:
         async with self._db.execute(
-                "SELECT count(*), coalesce(sum(size), 0) FROM cache_entries") as cur:
+            "SELECT count(*), coalesce(sum(size), 0) FROM cache_entries"
+        ) as cur:
             count, total = await cur.fetchone()  # type: ignore[misc]
-        return StoreStats(entries=count, bytes=total, memory_entries=len(self._mem),
-                          memory_bytes=self._mem_bytes, pending_writes=self._queue.qsize(),
-                          evicted=self.evicted, expired=self.expired)
+        return StoreStats(
+            entries=count,
+            bytes=total,
+            memory_entries=len(self._mem),
+            memory_bytes=self._mem_bytes,
+            pending_writes=self._queue.qsize(),
+            evicted=self.evicted,
+            expired=self.expired,
+        )
 
     async def close(self) -> None:
         if self._closed:
@@ -381,7 +438,18 @@ class EntryStore:
 
 
 def _row_entry(row: Any) -> Entry:
-    return Entry(id=row[0], key=row[1], namespace=row[2], scope=row[3], created=row[4],
-                 expires=row[5], last_used=row[6], status=row[8], provider=row[9],
-                 headers=_decode_headers(row[10]), body=bytes(row[11]), prompt=row[12],
-                 vector=None if row[13] is None else bytes(row[13]))
+    return Entry(
+        id=row[0],
+        key=row[1],
+        namespace=row[2],
+        scope=row[3],
+        created=row[4],
+        expires=row[5],
+        last_used=row[6],
+        status=row[8],
+        provider=row[9],
+        headers=_decode_headers(row[10]),
+        body=bytes(row[11]),
+        prompt=row[12],
+        vector=None if row[13] is None else bytes(row[13]),
+    )

@@ -55,8 +55,12 @@ async def test_upstream_embedder_against_a_local_fake(aiohttp_server):
         seen["body"] = body
         if body["input"] == "fail":
             return web.json_response({"error": "x"}, status=500)
-        return web.json_response({"object": "list", "data": [
-            {"object": "embedding", "index": 0, "embedding": [3.0, 4.0, 0.0]}]})
+        return web.json_response(
+            {
+                "object": "list",
+                "data": [{"object": "embedding", "index": 0, "embedding": [3.0, 4.0, 0.0]}],
+            }
+        )
 
     app = web.Application()
     app.router.add_post("/v1/embeddings", embeddings)

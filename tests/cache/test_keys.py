@@ -14,8 +14,10 @@ def key_of(body, **kw) -> str:
 
 def test_key_ignores_json_key_order_and_delivery_fields():
     a = b'{"model":"m","messages":[{"role":"user","content":"hi"}],"temperature":0}'
-    b = (b'{"temperature":0,"stream":true,"stream_options":{"include_usage":true},'
-         b'"user":"u1","messages":[{"content":"hi","role":"user"}],"model":"m"}')
+    b = (
+        b'{"temperature":0,"stream":true,"stream_options":{"include_usage":true},'
+        b'"user":"u1","messages":[{"content":"hi","role":"user"}],"model":"m"}'
+    )
     assert key_of(a) == key_of(b)
 
 
@@ -39,16 +41,19 @@ def test_key_ignores_provider_key_and_never_contains_it():
 
 def test_override_params_and_conditional_metadata_are_part_of_the_key():
     plain = key_of(chat("hi"), config=Target(provider="openai"))
-    over = key_of(chat("hi"), config=Target(provider="openai",
-                                            override_params={"model": "gpt-4o"}))
+    over = key_of(chat("hi"), config=Target(provider="openai", override_params={"model": "gpt-4o"}))
     assert plain != over
-    cond = Target(strategy=StrategyConfig(mode="conditional"),
-                  targets=[Target(provider="openai", name="a"), Target(provider="groq", name="b")])
-    assert (key_of(chat("hi"), config=cond, metadata={"tier": "free"})
-            != key_of(chat("hi"), config=cond, metadata={"tier": "pro"}))
+    cond = Target(
+        strategy=StrategyConfig(mode="conditional"),
+        targets=[Target(provider="openai", name="a"), Target(provider="groq", name="b")],
+    )
+    assert key_of(chat("hi"), config=cond, metadata={"tier": "free"}) != key_of(
+        chat("hi"), config=cond, metadata={"tier": "pro"}
+    )
     # metadata does not split the cache when nothing routes on it
-    assert (key_of(chat("hi"), metadata={"tier": "free"})
-            == key_of(chat("hi"), metadata={"tier": "pro"}))
+    assert key_of(chat("hi"), metadata={"tier": "free"}) == key_of(
+        chat("hi"), metadata={"tier": "pro"}
+    )
 
 
 def test_non_json_body_hashes_raw_bytes():
@@ -67,8 +72,10 @@ def test_semantic_scope_splits_on_params_and_system_message_but_not_prompt():
     def scope(body, exact=None):
         c = make_call(body)
         return keys.semantic_scope(c, c.json(), exact, "e")
+
     assert scope(chat("a")) == scope(chat("b"))
     assert scope(chat("a", temperature=0.2)) != scope(chat("a", temperature=0.9))
     assert scope(chat("a", model="x")) != scope(chat("a", model="y"))
     assert scope(chat("a"), {"role": "system", "content": "French"}) != scope(
-        chat("a"), {"role": "system", "content": "German"})
+        chat("a"), {"role": "system", "content": "German"}
+    )

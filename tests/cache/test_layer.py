@@ -124,8 +124,12 @@ async def test_entries_survive_restart_and_hold_no_provider_key(tmp_path, minilm
     up = FakeUpstream()
     svc = await open_cache(tmp_path, embedder=minilm)
     await svc.layer(make_call(chat("persist me"), api_key="sk-live-SECRET"), up)
-    await svc.layer(make_call(chat("what is the capital of France?"), mode="semantic",
-                              api_key="sk-live-SECRET"), up)
+    await svc.layer(
+        make_call(
+            chat("what is the capital of France?"), mode="semantic", api_key="sk-live-SECRET"
+        ),
+        up,
+    )
     await svc.close()
     raw = b"".join(p.read_bytes() for p in tmp_path.iterdir())
     assert b"sk-live-SECRET" not in raw and b"authorization" not in raw.lower()
@@ -156,9 +160,11 @@ async def test_semantic_hit_miss_and_scopes(service):
     r = await service.layer(make_call(chat("How tall is Mount Kilimanjaro?"), **sem), up)
     assert r.cache_status == "SEMANTIC MISS"
     # another model, temperature or namespace never shares
-    for call in (make_call(chat("What is the height of Mount Everest?", model="gpt-4o"), **sem),
-                 make_call(chat("What is the height of Mount Everest?", temperature=1.5), **sem),
-                 make_call(chat("What is the height of Mount Everest?"), namespace="x", **sem)):
+    for call in (
+        make_call(chat("What is the height of Mount Everest?", model="gpt-4o"), **sem),
+        make_call(chat("What is the height of Mount Everest?", temperature=1.5), **sem),
+        make_call(chat("What is the height of Mount Everest?"), namespace="x", **sem),
+    ):
         r = await service.layer(call, up)
         assert r.cache_status == "SEMANTIC MISS"
     # simple mode never looks up by meaning
@@ -173,16 +179,22 @@ async def test_semantic_system_message_is_part_of_the_scope(service):
     up = FakeUpstream()
 
     def body(system: str, q: str):
-        return {"model": "m", "messages": [{"role": "system", "content": system},
-                                           {"role": "user", "content": q}]}
-    await service.layer(make_call(body("Answer in French.", "How tall is Everest?"),
-                                  mode="semantic"), up)
+        return {
+            "model": "m",
+            "messages": [{"role": "system", "content": system}, {"role": "user", "content": q}],
+        }
+
+    await service.layer(
+        make_call(body("Answer in French.", "How tall is Everest?"), mode="semantic"), up
+    )
     await service.flush()
-    r = await service.layer(make_call(body("Answer in French.", "What is the height of Everest?"),
-                                      mode="semantic"), up)
+    r = await service.layer(
+        make_call(body("Answer in French.", "What is the height of Everest?"), mode="semantic"), up
+    )
     assert r.cache_status == "SEMANTIC HIT"
-    r = await service.layer(make_call(body("Answer in German.", "What is the height of Everest?"),
-                                      mode="semantic"), up)
+    r = await service.layer(
+        make_call(body("Answer in German.", "What is the height of Everest?"), mode="semantic"), up
+    )
     assert r.cache_status == "SEMANTIC MISS"
 
 
@@ -190,8 +202,9 @@ async def test_semantic_refresh_overwrites_and_reindexes(service):
     up = FakeUpstream()
     sem = {"mode": "semantic"}
     await service.layer(make_call(chat("How tall is Mount Everest?"), **sem), up)
-    r = await service.layer(make_call(chat("How tall is Mount Everest?"), force_refresh=True,
-                                      **sem), up)
+    r = await service.layer(
+        make_call(chat("How tall is Mount Everest?"), force_refresh=True, **sem), up
+    )
     assert r.cache_status == "REFRESH"
     await service.flush()
     stats = await service.stats()

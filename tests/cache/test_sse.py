@@ -13,7 +13,7 @@ def assemble(chunks: list[bytes], byte_by_byte: bool = False):
     for c in chunks:
         if byte_by_byte:
             for i in range(len(c)):
-                a.feed(c[i:i + 1])
+                a.feed(c[i : i + 1])
         else:
             a.feed(c)
     return a.result()
@@ -24,8 +24,10 @@ def test_assembles_content_and_usage_even_when_split_at_any_byte():
     for split in (False, True):
         out = assemble(chunks, byte_by_byte=split)
         assert out["object"] == "chat.completion"
-        assert out["choices"][0]["message"] == {"role": "assistant",
-                                                "content": "Hello there, world"}
+        assert out["choices"][0]["message"] == {
+            "role": "assistant",
+            "content": "Hello there, world",
+        }
         assert out["choices"][0]["finish_reason"] == "stop"
         assert out["usage"]["total_tokens"] == 6
         assert out["id"] == "chatcmpl-s" and out["model"] == "gpt-4o-mini"
@@ -35,24 +37,51 @@ def test_assembles_tool_calls():
     head = {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m"}
 
     def ev(delta, finish=None):
-        return b"data: " + enc({**head, "choices": [{"index": 0, "delta": delta,
-                                                     "finish_reason": finish}]}) + b"\r\n\r\n"
+        return (
+            b"data: "
+            + enc({**head, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+            + b"\r\n\r\n"
+        )
+
     chunks = [
         ev({"role": "assistant", "content": None}),
-        ev({"tool_calls": [{"index": 0, "id": "call_1", "type": "function",
-                            "function": {"name": "get_weather", "arguments": ""}}]}),
+        ev(
+            {
+                "tool_calls": [
+                    {
+                        "index": 0,
+                        "id": "call_1",
+                        "type": "function",
+                        "function": {"name": "get_weather", "arguments": ""},
+                    }
+                ]
+            }
+        ),
         ev({"tool_calls": [{"index": 0, "function": {"arguments": '{"city":'}}]}),
         ev({"tool_calls": [{"index": 0, "function": {"arguments": '"Paris"}'}}]}),
-        ev({"tool_calls": [{"index": 1, "id": "call_2", "type": "function",
-                            "function": {"name": "get_time", "arguments": "{}"}}]}),
+        ev(
+            {
+                "tool_calls": [
+                    {
+                        "index": 1,
+                        "id": "call_2",
+                        "type": "function",
+                        "function": {"name": "get_time", "arguments": "{}"},
+                    }
+                ]
+            }
+        ),
         ev({}, "tool_calls"),
         b"data: [DONE]\r\n\r\n",
     ]
     msg = assemble(chunks)["choices"][0]["message"]
     assert msg["content"] is None
     assert msg["tool_calls"] == [
-        {"id": "call_1", "type": "function",
-         "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'}},
+        {
+            "id": "call_1",
+            "type": "function",
+            "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'},
+        },
         {"id": "call_2", "type": "function", "function": {"name": "get_time", "arguments": "{}"}},
     ]
 
@@ -71,9 +100,12 @@ def test_incomplete_or_failed_streams_give_nothing():
 
 def test_text_completion_stream():
     head = {"id": "cmpl", "object": "text_completion", "created": 1, "model": "davinci"}
-    chunks = [b"data: " + enc({**head, "choices": [{"text": t, "index": 0, "logprobs": None,
-                                                    "finish_reason": f}]}) + b"\n\n"
-              for t, f in (("Once", None), (" upon", None), ("", "length"))]
+    chunks = [
+        b"data: "
+        + enc({**head, "choices": [{"text": t, "index": 0, "logprobs": None, "finish_reason": f}]})
+        + b"\n\n"
+        for t, f in (("Once", None), (" upon", None), ("", "length"))
+    ]
     out = assemble(chunks + [b"data: [DONE]\n\n"])
     assert out["object"] == "text_completion"
     assert out["choices"][0]["text"] == "Once upon"
@@ -88,8 +120,7 @@ def test_replay_is_sse_that_assembles_back_to_the_answer():
     first = msgspec.json.decode(events[0][6:])
     assert first["object"] == "chat.completion.chunk"
     assert first["choices"][0]["delta"]["role"] == "assistant"
-    pieces = [msgspec.json.decode(e[6:])["choices"][0]["delta"].get("content")
-              for e in events[1:4]]
+    pieces = [msgspec.json.decode(e[6:])["choices"][0]["delta"].get("content") for e in events[1:4]]
     assert [len(p) for p in pieces] == [PIECE, PIECE, 7]
     back = assemble(events)
     assert back["choices"] == answer["choices"]
@@ -100,14 +131,25 @@ def test_replay_is_sse_that_assembles_back_to_the_answer():
 
 def test_replay_tool_calls_and_text_completions():
     answer = completion_json("")
-    answer["choices"][0]["message"] = {"role": "assistant", "content": None, "tool_calls": [
-        {"id": "call_9", "type": "function", "function": {"name": "f", "arguments": '{"a":1}'}}]}
+    answer["choices"][0]["message"] = {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            {"id": "call_9", "type": "function", "function": {"name": "f", "arguments": '{"a":1}'}}
+        ],
+    }
     answer["choices"][0]["finish_reason"] = "tool_calls"
     back = assemble(replay_events(answer))
-    assert back["choices"][0]["message"]["tool_calls"] == answer["choices"][0]["message"][
-        "tool_calls"]
+    assert (
+        back["choices"][0]["message"]["tool_calls"] == answer["choices"][0]["message"]["tool_calls"]
+    )
     assert back["choices"][0]["finish_reason"] == "tool_calls"
-    text = {"id": "c", "object": "text_completion", "created": 1, "model": "m",
-            "choices": [{"text": "abc", "index": 0, "logprobs": None, "finish_reason": "stop"}]}
+    text = {
+        "id": "c",
+        "object": "text_completion",
+        "created": 1,
+        "model": "m",
+        "choices": [{"text": "abc", "index": 0, "logprobs": None, "finish_reason": "stop"}],
+    }
     assert assemble(replay_events(text))["choices"][0]["text"] == "abc"
     assert replay_events({"object": "list", "data": []}) is None

@@ -5,12 +5,28 @@ import time
 from cache.store import Entry, EntryStore, keep_headers, new_id
 
 
-def entry(key: str, *, ns: str = "", body: bytes = b'{"a":1}', ttl: float = 100,
-          created: float | None = None, scope: str | None = None) -> Entry:
+def entry(
+    key: str,
+    *,
+    ns: str = "",
+    body: bytes = b'{"a":1}',
+    ttl: float = 100,
+    created: float | None = None,
+    scope: str | None = None,
+) -> Entry:
     now = time.time() if created is None else created
-    return Entry(id=new_id(), key=key, namespace=ns, scope=scope, created=now, expires=now + ttl,
-                 last_used=now, status=200, headers=[("content-type", "application/json")],
-                 body=body)
+    return Entry(
+        id=new_id(),
+        key=key,
+        namespace=ns,
+        scope=scope,
+        created=now,
+        expires=now + ttl,
+        last_used=now,
+        status=200,
+        headers=[("content-type", "application/json")],
+        body=body,
+    )
 
 
 async def test_put_is_visible_at_once_and_survives_restart(tmp_path):
@@ -93,6 +109,12 @@ async def test_clear_by_namespace(tmp_path):
 
 
 def test_only_the_content_type_is_kept():
-    kept = keep_headers([("Content-Type", "application/json"), ("Authorization", "Bearer x"),
-                         ("x-ratelimit-remaining", "1"), ("set-cookie", "s=1")])
+    kept = keep_headers(
+        [
+            ("Content-Type", "application/json"),
+            ("Authorization", "Bearer x"),
+            ("x-ratelimit-remaining", "1"),
+            ("set-cookie", "s=1"),
+        ]
+    )
     assert kept == [("Content-Type", "application/json")]
