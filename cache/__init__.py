@@ -1,0 +1,10 @@
+"""Lockgate's response cache: exact (simple) and semantic, persistent, streaming-aware.
+
+Public API: `open_cache` (start-up) → `CacheService` (``.layer``, ``.stats()``, ``.clear()``,
+``.close()``), configured by `CacheSettings`.
+"""
+
+from cache.layer import CacheService, open_cache
+from cache.settings import CacheSettings
+
+__all__ = ["CacheService", "CacheSettings", "open_cache"]

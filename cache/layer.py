@@ -1,0 +1,419 @@
+"""The cache as a chain layer, and the service the app opens at start-up.
+
+Where it sits: ``cache → strategy → retry → timeout → provider``. A hit answers without calling
+``nxt``; a miss calls it and stores the answer after the fact:
+- only a 2xx answer is stored (never a 429 or a fallback's failure);
+- a non-streamed body is put in the store at once (memory now, SQLite by the writer task);
+- a stream is watched through a tee and stored only when the relay reports it complete, as the
+  assembled completion JSON — so one entry serves streamed and non-streamed requests, and a
+  streamed request's hit is replayed as SSE (spec §4.4).
+
+Statuses (``reply.cache_status`` → ``x-portkey-cache-status``): HIT, SEMANTIC HIT, MISS,
+SEMANTIC MISS (semantic lookup ran and found nothing), REFRESH (force refresh: lookup skipped,
+entry overwritten), DISABLED (no cache config, or an endpoint that is never cached).
+
+Semantic mode = exact lookup, then (chat and text completions only) embed the prompt off the
+loop, search the scope's FAISS index, and serve the first candidate above the threshold that the
+lexical guard accepts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import numpy as np
+
+from cache import guard, keys
+from cache.embedder import Embedder, EmbedderError, MiniLMEmbedder, UpstreamEmbedder
+from cache.prompt import Prompt, semantic_prompt
+from cache.semantic_index import SemanticIndex
+from cache.settings import CacheSettings
+from cache.sse import StreamAssembler, replay_events
+from cache.store import Entry, EntryStore, Removed, keep_headers, new_id
+from cache.tasks import spawn
+from proxy.chain import Call, Next, Reply
+
+log = logging.getLogger("lockgate.cache")
+
+HIT, SEMANTIC_HIT, MISS, SEMANTIC_MISS, REFRESH, DISABLED = (
+    "HIT",
+    "SEMANTIC HIT",
+    "MISS",
+    "SEMANTIC MISS",
+    "REFRESH",
+    "DISABLED",
+)
+NOT_CACHED = (
+    "/files",
+    "/batches",
+    "/fine_tuning",
+    "/fine-tunes",
+    "/uploads",
+    "/images/edits",
+    "/images/variations",
+    "/assistants",
+    "/threads",
+    "/vector_stores",
+    "/realtime",
+)
+SSE_HEADERS = [
+    ("content-type", "text/event-stream"),
+    ("cache-control", "no-cache"),
+    ("x-accel-buffering", "no"),
+]
+
+_json = msgspec.json.Decoder()
+_enc = msgspec.json.Encoder()
+
+
+class Counters(msgspec.Struct, kw_only=True):
+    hits: int = 0
+    semantic_hits: int = 0
+    misses: int = 0
+    semantic_misses: int = 0
+    refreshes: int = 0
+    disabled: int = 0
+    stored: int = 0
+    not_stored: int = 0
+    embed_errors: int = 0
+
+
+class _Plan(msgspec.Struct, kw_only=True):
+    """What one request needs to be stored after the upstream answered."""
+
+    key: str
+    namespace: str
+    ttl: int
+    prompt: Prompt | None = None
+    scope: str | None = None
+    vector: np.ndarray | None = None
+
+
+class CacheService:
+    """Open with `open_cache`; use ``service.layer`` in the chain; `close` at shutdown."""
+
+    def __init__(
+        self,
+        store: EntryStore,
+        index: SemanticIndex,
+        embedder: Embedder | None,
+        settings: CacheSettings,
+    ) -> None:
+        self.store = store
+        self.index = index
+        self.embedder = embedder
+        self.settings = settings
+        self.counters = Counters()
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cache-faiss")
+        self.owns_embedder = True
+        store.on_removed = self._on_removed
+
+    # -- the layer ------------------------------------------------------------------------
+
+    async def layer(self, call: Call, nxt: Next) -> Reply:
+        cfg = call.cache
+        if cfg is None or call.method != "POST" or call.path.startswith(NOT_CACHED):
+            self.counters.disabled += 1
+            reply = await nxt(call)
+            reply.cache_status = DISABLED
+            return reply
+        body = keys.decoded_body(call)
+        is_dict = isinstance(body, dict)
+        stream = is_dict and body.get("stream") is True
+        include_usage = stream and bool((body.get("stream_options") or {}).get("include_usage"))
+        s = self.settings
+        ttl = min(
+            max(cfg.max_age if cfg.max_age is not None else s.default_max_age, s.min_max_age),
+            s.max_max_age,
+        )
+        now = time.time()
+        fresh_after = now - cfg.max_age if cfg.max_age is not None else 0.0
+        plan = _Plan(key=keys.call_key(call, body), namespace=call.cache_namespace or "", ttl=ttl)
+        semantic = cfg.mode == "semantic" and self.embedder is not None and is_dict
+        if semantic:
+            plan.prompt = semantic_prompt(call.endpoint, body, s.semantic_max_chars)
+            if plan.prompt is not None:
+                plan.scope = keys.semantic_scope(call, body, plan.prompt.exact, self.embedder.name)  # type: ignore[union-attr]
+        if call.force_refresh:
+            status = REFRESH
+            self.counters.refreshes += 1
+        else:
+            entry = self.store.get_memory(plan.key, now) or await self.store.get(plan.key, now)
+            if entry is not None and entry.created >= fresh_after:
+                hit = self._hit(entry, stream, include_usage, HIT)
+                if hit is not None:
+                    self.counters.hits += 1
+                    return hit
+            status = MISS
+            if plan.scope is not None:
+                status = SEMANTIC_MISS
+                entry = await self._semantic_lookup(plan, fresh_after)
+                if entry is not None:
+                    hit = self._hit(entry, stream, include_usage, SEMANTIC_HIT)
+                    if hit is not None:
+                        self.counters.semantic_hits += 1
+                        return hit
+            if status == MISS:
+                self.counters.misses += 1
+            else:
+                self.counters.semantic_misses += 1
+        reply = await nxt(call)
+        reply.cache_status = status
+        if 200 <= reply.status < 300:
+            if reply.chunks is not None:
+                reply.tees.append(_StoreTee(self, plan, reply, sse=stream))
+            elif reply.body is not None:
+                self._store(plan, reply.status, reply.headers, reply.body, reply.provider)
+        return reply
+
+    def _hit(self, entry: Entry, stream: bool, include_usage: bool, status: str) -> Reply | None:
+        if not stream:
+            return Reply(
+                status=entry.status,
+                headers=list(entry.headers),
+                body=entry.body,
+                provider=entry.provider,
+                cache_status=status,
+            )
+        try:
+            events = replay_events(_json.decode(entry.body), include_usage=include_usage)
+        except msgspec.DecodeError:
+            events = None
+        if events is None:
+            return None  # not a completion (cannot be streamed): treat as a miss
+        return Reply(
+            status=200,
+            headers=list(SSE_HEADERS),
+            chunks=_iterate(events),
+            provider=entry.provider,
+            cache_status=status,
+        )
+
+    async def _semantic_lookup(self, plan: _Plan, fresh_after: float) -> Entry | None:
+        assert plan.prompt is not None and plan.scope is not None and self.embedder
+        try:
+            plan.vector = await self.embedder.embed(plan.prompt.text)
+        except EmbedderError as e:
+            self.counters.embed_errors += 1
+            log.warning("cache: embedding failed (%s); exact cache only for this request", e)
+            plan.scope = None
+            return None
+        loop = asyncio.get_running_loop()
+        found = await loop.run_in_executor(
+            self._pool,
+            self.index.search,
+            plan.scope,
+            plan.vector,
+            self.settings.semantic_candidates,
+            self.settings.semantic_threshold,
+        )
+        for entry_id, _score in found:
+            entry = await self.store.get_by_id(entry_id)
+            if (
+                entry is None
+                or entry.prompt is None
+                or entry.scope != plan.scope
+                or entry.created < fresh_after
+            ):
+                continue
+            if guard.allows(plan.prompt.text, entry.prompt):
+                return entry
+        return None
+
+    # -- storing --------------------------------------------------------------------------
+
+    def _store(
+        self, plan: _Plan, status: int, headers: list[tuple[str, str]], body: bytes, provider: str
+    ) -> None:
+        if len(body) > self.settings.max_entry_bytes:
+            self.counters.not_stored += 1
+            return
+        if plan.scope is not None and plan.vector is None:
+            # REFRESH in semantic mode: the prompt was not embedded on the way in.
+            spawn(
+                self._embed_then_store(plan, status, headers, body, provider),
+                name="cache-embed-store",
+            )
+            return
+        now = time.time()
+        entry = Entry(
+            id=new_id(),
+            key=plan.key,
+            namespace=plan.namespace,
+            scope=plan.scope if plan.vector is not None else None,
+            created=now,
+            expires=now + plan.ttl,
+            last_used=now,
+            status=status,
+            provider=provider,
+            headers=keep_headers(headers),
+            body=body,
+            prompt=plan.prompt.text if plan.vector is not None and plan.prompt else None,
+            vector=plan.vector.astype(np.float32).tobytes() if plan.vector is not None else None,
+        )
+        old = self.store.put(entry)
+        self.counters.stored += 1
+        loop = asyncio.get_running_loop()
+        if old is not None and old.id != entry.id and old.vector is not None:
+            loop.run_in_executor(self._pool, self.index.remove, [old.id])
+        if entry.vector is not None and entry.scope is not None:
+            loop.run_in_executor(self._pool, self.index.add, entry.scope, entry.id, plan.vector)
+
+    async def _embed_then_store(
+        self, plan: _Plan, status: int, headers: list[tuple[str, str]], body: bytes, provider: str
+    ) -> None:
+        assert plan.prompt is not None and self.embedder is not None
+        try:
+            plan.vector = await self.embedder.embed(plan.prompt.text)
+        except EmbedderError:
+            self.counters.embed_errors += 1
+            plan.scope = None
+        self._store(plan, status, headers, body, provider)
+
+    def _on_removed(self, removed: Removed) -> None:
+        ids = [i for i, scope in removed if scope is not None]
+        if ids:
+            asyncio.get_running_loop().run_in_executor(self._pool, self.index.remove, ids)
+
+    # -- admin ----------------------------------------------------------------------------
+
+    async def flush(self) -> None:
+        """Wait for queued writes and index updates (tests, admin, shutdown)."""
+        await self.store.flush()
+        await asyncio.get_running_loop().run_in_executor(self._pool, lambda: None)
+
+    async def stats(self) -> dict[str, Any]:
+        st = await self.store.stats()
+        return {
+            **msgspec.to_builtins(st),
+            **msgspec.to_builtins(self.counters),
+            "semantic_vectors": len(self.index),
+            "semantic_scopes": self.index.scopes(),
+            "embedder": self.embedder.name if self.embedder else None,
+        }
+
+    async def clear(self, namespace: str | None = None) -> int:
+        n = await self.store.clear(namespace)
+        await self.flush()
+        return n
+
+    async def close(self) -> None:
+        await self.store.close()
+        self._pool.shutdown(wait=True)
+        if self.embedder is not None and self.owns_embedder:
+            await self.embedder.close()
+
+
+class _StoreTee:
+    """Sees a 2xx stream as it is relayed; stores the answer once the relay says it completed."""
+
+    def __init__(self, service: CacheService, plan: _Plan, reply: Reply, *, sse: bool) -> None:
+        self._service = service
+        self._plan = plan
+        self._reply = reply
+        self._sse = StreamAssembler(service.settings.max_entry_bytes) if sse else None
+        self._raw: list[bytes] | None = None if sse else []
+        self._size = 0
+
+    def feed(self, chunk: bytes) -> None:
+        if self._sse is not None:
+            self._sse.feed(chunk)
+        elif self._raw is not None:
+            self._size += len(chunk)
+            if self._size > self._service.settings.max_entry_bytes:
+                self._raw = None
+            else:
+                self._raw.append(chunk)
+
+    def close(self, complete: bool) -> None:
+        svc = self._service
+        if not complete:
+            svc.counters.not_stored += 1
+            return
+        if self._sse is not None:
+            answer = self._sse.result()
+            if answer is None:
+                svc.counters.not_stored += 1
+                return
+            svc._store(
+                self._plan,
+                200,
+                [("content-type", "application/json")],
+                _enc.encode(answer),
+                self._reply.provider,
+            )
+        elif self._raw is not None:
+            svc._store(
+                self._plan,
+                self._reply.status,
+                self._reply.headers,
+                b"".join(self._raw),
+                self._reply.provider,
+            )
+
+
+async def _iterate(events: list[bytes]) -> AsyncIterator[bytes]:
+    for e in events:
+        yield e
+
+
+async def open_cache(
+    data_dir: str | os.PathLike[str],
+    settings: CacheSettings | None = None,
+    *,
+    embedder: Embedder | None = None,
+    session: Any = None,
+) -> CacheService:
+    """Open the store, load the embedder, rebuild the semantic index; call at app start-up.
+
+    ``embedder`` overrides the one named in settings (tests share one loaded model);
+    ``session`` is the gateway's aiohttp session, used by the upstream embedder.
+    """
+    settings = settings or CacheSettings()
+    given = embedder is not None
+    if embedder is None:
+        if settings.embedder == "upstream":
+            if not settings.upstream_embeddings_url:
+                raise ValueError("cache: embedder 'upstream' needs upstream_embeddings_url")
+            key_env = settings.upstream_embeddings_key_env
+            embedder = UpstreamEmbedder(
+                settings.upstream_embeddings_url,
+                settings.upstream_embeddings_model,
+                api_key=os.environ.get(key_env) if key_env else None,
+                session=session,
+            )
+        else:
+            embedder = await MiniLMEmbedder.load_async(threads=settings.embed_threads)
+    store = await EntryStore.open(
+        Path(data_dir) / settings.filename,
+        max_entries=settings.max_entries,
+        max_bytes=settings.max_bytes,
+        memory_entries=settings.memory_entries,
+        memory_bytes=settings.memory_bytes,
+        sweep_interval=settings.sweep_interval_s,
+    )
+    index = SemanticIndex()
+    service = CacheService(store, index, embedder, settings)
+    service.owns_embedder = not given
+    rows = await store.vectors()
+    if rows:
+        await asyncio.get_running_loop().run_in_executor(service._pool, _rebuild, index, rows)
+    return service
+
+
+def _rebuild(index: SemanticIndex, rows: list[tuple[int, str, bytes]]) -> None:
+    by_scope: dict[str, tuple[list[int], list[np.ndarray]]] = {}
+    for entry_id, scope, blob in rows:
+        ids, vecs = by_scope.setdefault(scope, ([], []))
+        ids.append(entry_id)
+        vecs.append(np.frombuffer(blob, dtype=np.float32))
+    for scope, (ids, vecs) in by_scope.items():
+        index.add_many(scope, ids, np.stack(vecs))
