@@ -38,8 +38,8 @@ from cache.semantic_index import SemanticIndex
 from cache.settings import CacheSettings
 from cache.sse import StreamAssembler, replay_events
 from cache.store import Entry, EntryStore, Removed, keep_headers, new_id
-from cache.tasks import spawn
 from proxy.chain import Call, Next, Reply
+from proxy.tasks import spawn
 
 log = logging.getLogger("lockgate.cache")
 
@@ -371,6 +371,7 @@ async def open_cache(
     *,
     embedder: Embedder | None = None,
     session: Any = None,
+    background_embedder: bool = False,
 ) -> CacheService:
     """Open the store, load the embedder, rebuild the semantic index; call at app start-up.
 
@@ -379,7 +380,8 @@ async def open_cache(
     """
     settings = settings or CacheSettings()
     given = embedder is not None
-    if embedder is None:
+    load_later = embedder is None and background_embedder and settings.embedder == "minilm"
+    if embedder is None and settings.embedder != "off" and not load_later:
         if settings.embedder == "upstream":
             if not settings.upstream_embeddings_url:
                 raise ValueError("cache: embedder 'upstream' needs upstream_embeddings_url")
@@ -403,10 +405,21 @@ async def open_cache(
     index = SemanticIndex()
     service = CacheService(store, index, embedder, settings)
     service.owns_embedder = not given
+    if load_later:
+        # The model takes ~0.3 s and ~250 MB: the gateway serves at once, with exact-match
+        # caching only, until it is loaded (semantic requests answer MISS meanwhile).
+        spawn(_load_embedder(service), name="lockgate-cache-embedder")
     rows = await store.vectors()
     if rows:
         await asyncio.get_running_loop().run_in_executor(service._pool, _rebuild, index, rows)
     return service
+
+
+async def _load_embedder(service: CacheService) -> None:
+    try:
+        service.embedder = await MiniLMEmbedder.load_async(threads=service.settings.embed_threads)
+    except Exception:
+        logging.getLogger("lockgate.cache").exception("semantic cache: embedder failed to load")
 
 
 def _rebuild(index: SemanticIndex, rows: list[tuple[int, str, bytes]]) -> None:

@@ -33,7 +33,7 @@ class CacheSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, fr
     semantic_candidates: Annotated[int, Meta(ge=1, le=64)] = 4
     semantic_max_chars: Annotated[int, Meta(ge=1)] = 4000
     """Longer prompts use the exact cache only."""
-    embedder: Literal["minilm", "upstream"] = "minilm"
+    embedder: Literal["minilm", "upstream", "off"] = "minilm"
     embed_threads: Annotated[int, Meta(ge=1)] = 1
     upstream_embeddings_url: str | None = None
     """For ``embedder = "upstream"``: full URL of an OpenAI-compatible embeddings endpoint."""

@@ -29,7 +29,7 @@ from typing import Any
 import aiosqlite
 import msgspec
 
-from cache.tasks import spawn
+from proxy.tasks import spawn
 
 log = logging.getLogger("lockgate.cache")
 
@@ -97,7 +97,7 @@ class StoreStats(msgspec.Struct, kw_only=True):
 def keep_headers(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
     """The answer headers worth replaying: the content type. Rate-limit, request-id and auth
     headers describe one upstream call and must not be served again."""
-    return [(k, v) for k, v in headers if k.lower() in KEPT_HEADERS]
+    return [(str(k), str(v)) for k, v in headers if k.lower() in KEPT_HEADERS]
 
 
 def new_id() -> int:

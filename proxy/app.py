@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import aiohttp
 from aiohttp import web
 
-from proxy import admin_configs, admin_logs, configstore, observability
+from proxy import admin_configs, admin_logs, cache_feature, configstore, observability
 from proxy.chain import Layer, build_chain
 from proxy.handler import SERVICES, handle, health, not_found
 from proxy.headers import config_from_settings
@@ -27,10 +27,12 @@ Feature = Callable[[web.Application, Services, list[Layer]], AsyncIterator[None]
 FEATURES: list[Feature] = [
     observability.observability,  # no layer: metrics + SQLite log recorders, drained at exit
     configstore.saved_configs,  # no layer: answers x-portkey-config: pc-… ids from memory
+    cache_feature.response_cache,  # layer, put first: a hit never reaches routing or upstream
 ]
 ADMIN_ROUTES: list[Callable[[web.Application], None]] = [
     admin_logs.add_routes,  # /v1/logs…, /v1/analytics, /v1/feedback
     observability.add_metrics_route,  # /metrics (Prometheus text)
+    cache_feature.add_routes,  # /v1/cache/stats, DELETE /v1/cache
     admin_configs.add_routes,  # /v1/configs…, before the /v1/* catch-all
 ]
 

@@ -6,13 +6,14 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from proxy import cli_configs, cli_logs
+from proxy import cli_cache, cli_configs, cli_logs
 from proxy.settings import SettingsError, load_settings
 
 # Features add subcommands here: each gets the subparsers object once.
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [  # type: ignore[type-arg]
     cli_configs.add_command,  # lockgate configs create|list|show|update|delete
     cli_logs.add_subcommands,  # lockgate logs tail|search|export, lockgate stats
+    cli_cache.add_command,  # lockgate cache stats|clear [--namespace]
 ]
 
 

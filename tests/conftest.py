@@ -66,6 +66,8 @@ async def make_gateway(upstream: Upstream, tmp_path: Any) -> Any:
             for p in ("openai", "anyscale", "anthropic", "groq", "together-ai")
         }
         providers.update(overrides.pop("providers", {}))
+        # no model load per gateway unless a test asks for the semantic cache
+        overrides.setdefault("cache", {"embedder": "off"})
         settings = load_settings(
             environ={},
             data_dir=str(tmp_path / "data"),
