@@ -157,9 +157,9 @@ class EntryStore:
     ) -> EntryStore:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         db = await aiosqlite.connect(str(path))
+        await db.execute("PRAGMA busy_timeout=5000")
         await db.execute("PRAGMA journal_mode=WAL")
         await db.execute("PRAGMA synchronous=NORMAL")
-        await db.execute("PRAGMA busy_timeout=5000")
         await db.executescript(_SCHEMA)
         await db.commit()
         store = cls(

@@ -107,8 +107,8 @@ class ConfigStore:
     async def open(self, *, poll: bool = False) -> ConfigStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = await aiosqlite.connect(self.path, isolation_level=None)
-        await self._db.execute("PRAGMA journal_mode=WAL")
         await self._db.execute("PRAGMA busy_timeout=5000")
+        await self._db.execute("PRAGMA journal_mode=WAL")
         await self._db.executescript(_SCHEMA)
         if poll:
             self._poller = spawn(self._poll(), name="configstore-refresh")

@@ -111,9 +111,9 @@ def configure(conn: sqlite3.Connection) -> None:
     """Per-connection settings. WAL lets readers (API, CLI) run beside the writer;
     synchronous=NORMAL is durable across crashes of the process, and a power cut can lose
     only the last commits, never corrupt the file."""
+    conn.execute("PRAGMA busy_timeout=5000")
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute("PRAGMA busy_timeout=5000")
 
 
 def migrate(conn: sqlite3.Connection) -> int:

@@ -67,7 +67,7 @@ def _prepare(path: str) -> None:
 
 async def _connect(path: str) -> aiosqlite.Connection:
     conn = await aiosqlite.connect(path, isolation_level=None)
-    for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=5000"):
+    for pragma in ("busy_timeout=5000", "journal_mode=WAL", "synchronous=NORMAL"):
         await conn.execute(f"PRAGMA {pragma}")
     return conn
 

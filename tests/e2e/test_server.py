@@ -25,7 +25,8 @@ async def start(tmp_path: Path, upstream_url: str, *args: str, env: dict[str, st
     port = free_port()
     settings = tmp_path / "lockgate.toml"
     settings.write_text(
-        f'shutdown_grace_s = 5\n[providers.anyscale]\nbase_url = "{upstream_url}/v1"\n'
+        f'shutdown_grace_s = 5\n[cache]\nembedder = "off"\n'
+        f'[providers.anyscale]\nbase_url = "{upstream_url}/v1"\n'
     )
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -123,7 +124,10 @@ async def test_workers_share_one_port(tmp_path, upstream):
                 ) as r:
                     assert r.status == 200
         pids = {int(p) for p in os.popen(f"pgrep -P {proc.pid}").read().split()}
-        assert len(pids) == 2
+        if len(pids) != 2:
+            proc.send_signal(signal.SIGTERM)
+            _, err = await proc.communicate()
+            raise AssertionError(f"workers: {pids}; stderr: {err.decode()[-3000:]}")
     finally:
         assert await stop(proc) == 0
 
