@@ -36,6 +36,7 @@ async def response_cache(
         cache_settings(services.settings.cache),
         session=services.session,
         background_embedder=True,
+        workers=services.settings.workers,
     )
     layers.insert(0, service.layer)
     services.extras["cache"] = service
