@@ -78,9 +78,12 @@ SSE_HEADERS = [
     ("x-accel-buffering", "no"),
 ]
 
-SYNC_MARGIN_S = 10.0
+SYNC_MARGIN_S = 5.0
 """The cross-worker sync looks back this far past its last poll: an entry's ``created`` is set
-when it is put, and it reaches SQLite a little later (ids already indexed are skipped)."""
+when it is put, and it reaches SQLite a little later (ids already indexed are skipped). Each
+poll reads the ids created in that window, so keep it short; an entry whose write lagged more
+than this behind its ``created`` is only missed by the other workers' semantic lookups (they
+find it after a restart)."""
 
 _json = msgspec.json.Decoder()
 _enc = msgspec.json.Encoder()
@@ -410,6 +413,11 @@ class CacheService:
         """Wait for queued writes and index updates (tests, admin, shutdown)."""
         await self.store.flush()
         await asyncio.get_running_loop().run_in_executor(self._pool, lambda: None)
+
+    def reset_timings(self) -> None:
+        """Forget the sampled embed/search times (the bench measures one run at a time)."""
+        self.embed_ms.clear()
+        self.search_ms.clear()
 
     async def index_ready(self) -> None:
         """Wait for index rebuilds under way (tests, bench)."""
