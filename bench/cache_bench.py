@@ -5,7 +5,7 @@ Run: ``python -m bench.cache_bench`` (prints a table, ``run()`` returns the numb
 FAISS vectors are random unit vectors, searched through `cache.semantic_index.SemanticIndex`
 as flat and as IVF (what a scope past ``ivf_threshold`` uses); queries are stored vectors plus
 noise (cosine ≈ 0.95), i.e. queries a cache would hit. Embed times use real short prompts with
-the threads the gateway would pick in this process (``embed_threads = 0``) and with 1 and 2.
+the gateway's default threads (``embed_threads``) and with the other of 1 and 2.
 """
 
 from __future__ import annotations
@@ -157,10 +157,10 @@ def run(quiet: bool = False) -> dict[str, Any]:
     from cache.layer import embed_threads
     from cache.settings import CacheSettings
 
-    auto = embed_threads(CacheSettings())
+    default = embed_threads(CacheSettings())  # 1
     out = {
-        "embed_minilm_int8": bench_embed(threads=auto),
-        **{f"embed_minilm_int8_{t}thr": bench_embed(threads=t) for t in (1, 2) if t != auto},
+        "embed_minilm_int8": bench_embed(threads=default),
+        **{f"embed_minilm_int8_{t}thr": bench_embed(threads=t) for t in (1, 2) if t != default},
         "faiss_ivf_100k_search": bench_faiss(kind="ivf"),
         "faiss_flat_100k_search": bench_faiss(kind="flat"),
         "simple_hit_layer": asyncio.run(bench_simple_hit()),

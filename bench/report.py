@@ -188,7 +188,7 @@ def cache_lines(rows: list[Row], micro: dict[str, Any] | None) -> list[str]:
             alt = "".join(f", {o['threads']} thr {o['p50_ms']} ms" for o in others)
             out.append(
                 f"cache micro (bench.cache_bench, gateway CPU): embed p50 {emb['p50_ms']} ms "
-                f"({emb['threads']} thr, the gateway's choice there{alt}); FAISS search p50 at "
+                f"({emb['threads']} thr, the gateway's default{alt}); FAISS search p50 at "
                 f"{ivf['entries']:,}: IVF {ivf['p50_ms']} ms (recall@1 {ivf['recall_at_1']}), "
                 f"flat {flat['p50_ms']} ms"
             )

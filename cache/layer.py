@@ -534,7 +534,7 @@ async def open_cache(
 
     ``embedder`` overrides the one named in settings (tests share one loaded model);
     ``session`` is the gateway's aiohttp session, used by the upstream embedder; ``workers`` is
-    how many gateway processes share the machine (for the ``embed_threads = 0`` default).
+    how many gateway processes share the machine (for ``embed_threads = 0``).
     """
     settings = settings or CacheSettings()
     given = embedder is not None
@@ -580,7 +580,7 @@ async def open_cache(
 
 
 def embed_threads(settings: CacheSettings, workers: int = 1) -> int:
-    """``embed_threads``, or for 0 (auto): 2 when each worker has two CPUs, else 1."""
+    """``embed_threads``, or for 0: 2 when each worker has two CPUs, else 1."""
     if settings.embed_threads:
         return settings.embed_threads
     try:
