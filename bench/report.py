@@ -161,3 +161,35 @@ def plot(path: Path, rows: list[Row]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def cache_lines(rows: list[Row], micro: dict[str, Any] | None) -> list[str]:
+    """The semantic rows' embed and FAISS search times, as the gateway timed them during the
+    one-connection run, and the cache micro-benchmarks (`bench.cache_bench`)."""
+    out = []
+    for r in rows:
+        c = r.get("cache")
+        if not c:
+            continue
+        e, s = c["embed_ms"], c["search_ms"]
+        kinds = ", ".join(f"{k} {v}" for k, v in c["semantic_index"].items() if v)
+        out.append(
+            f"{r['scenario']} / {r['target']} (timed inside the gateway, 1 connection, "
+            f"{e['n']} lookups): embed p50 {e['p50']} ms (p99 {e['p99']}), FAISS search p50 "
+            f"{s['p50']} ms (p99 {s['p99']}), {c['semantic_vectors']:,} vectors ({kinds} scopes)"
+        )
+    if micro:
+        if "error" in micro:
+            out.append(f"cache micro-benchmarks failed: {micro['error'][-300:]}")
+        else:
+            emb = micro["embed_minilm_int8"]
+            ivf, flat = micro["faiss_ivf_100k_search"], micro["faiss_flat_100k_search"]
+            others = [v for k, v in micro.items() if k.startswith("embed_minilm_int8_")]
+            alt = "".join(f", {o['threads']} thr {o['p50_ms']} ms" for o in others)
+            out.append(
+                f"cache micro (bench.cache_bench, gateway CPU): embed p50 {emb['p50_ms']} ms "
+                f"({emb['threads']} thr, the gateway's default{alt}); FAISS search p50 at "
+                f"{ivf['entries']:,}: IVF {ivf['p50_ms']} ms (recall@1 {ivf['recall_at_1']}), "
+                f"flat {flat['p50_ms']} ms"
+            )
+    return out

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench import machine, procs, report, scenarios, wrk
+from bench import cache_seed, machine, procs, report, scenarios, wrk
 from bench.procs import LOOPBACK, Procs
 from bench.scenarios import Scenario
 
@@ -104,7 +104,7 @@ class Bench:
         self.workdir = workdir
         self.upstream_port = 0
         self.upstream_pid = 0
-        self._gateway: tuple[str, subprocess.Popen[bytes], int] | None = None
+        self._gateway: tuple[Any, subprocess.Popen[bytes], int] | None = None
         self._gateways_started = 0
 
     def cpu(self, which: str) -> int | None:
@@ -138,13 +138,35 @@ class Bench:
     def gateway(self, scenario: Scenario) -> tuple[int, int]:
         """The gateway for this scenario's settings (restarted when the settings change)."""
         text = scenario.settings_text(self.upstream_url)
-        if self._gateway and self._gateway[0] == text:
+        key = (text, scenario.seed)
+        if self._gateway and self._gateway[0] == key:
             return self._gateway[2], self._gateway[1].pid
         if self._gateway:
             self.procs.stop(self._gateway[1])
             self._gateway = None
         self._gateways_started += 1
         n = self._gateways_started
+        data_dir = self.workdir / f"gateway-{n}"
+        proc, port = self._start_gateway(f"gateway-{n}", data_dir, text)
+        if scenario.seed is not None:
+            seed = scenario.seed
+            try:
+                print(f"… seeding {seed.entries:,} cache entries", file=sys.stderr, flush=True)
+                headers = scenario.gateway_headers(self.upstream_url)
+                cache_seed.prime(port, seed, scenario.path, headers)
+                self.procs.stop(proc)
+                cache_seed.fill(data_dir, seed)
+                proc, port = self._start_gateway(f"gateway-{n}-seeded", data_dir, text)
+                cache_seed.wait_ready(port, seed)
+            except (RuntimeError, OSError) as e:
+                self.procs.stop(proc)
+                raise procs.ProcError(f"seeding the cache failed: {e}") from None
+        self._gateway = (key, proc, port)
+        return port, proc.pid
+
+    def _start_gateway(
+        self, name: str, data_dir: Path, settings: str
+    ) -> tuple[subprocess.Popen[bytes], int]:
         port = procs.free_port()
         argv = [
             *self.opts.gateway,
@@ -154,22 +176,21 @@ class Bench:
             "--port",
             str(port),
             "--data-dir",
-            str(self.workdir / f"gateway-{n}"),
+            str(data_dir),
         ]
-        if text:
-            path = self.workdir / f"settings-{n}.toml"
-            path.write_text(text)
+        if settings:
+            path = self.workdir / f"settings-{name}.toml"
+            path.write_text(settings)
             argv += ["--settings", str(path)]
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
-        proc = self.procs.start(f"gateway-{n}", argv, cpu=self.cpu("gateway"), env=env, cwd=REPO)
+        proc = self.procs.start(name, argv, cpu=self.cpu("gateway"), env=env, cwd=REPO)
         try:
             self.procs.wait_http(proc, port, timeout=30.0)
         except procs.ProcError:
             self.procs.stop(proc)
             raise
-        self._gateway = (text, proc, port)
-        return port, proc.pid
+        return proc, port
 
     def targets(self, scenario: Scenario) -> list[Target]:
         out = []
@@ -184,6 +205,19 @@ class Bench:
         else:
             out.append(Target("lockgate", port, scenario.gateway_headers(self.upstream_url), pid))
         return out
+
+    def cache_micro(self) -> dict[str, Any]:
+        """`bench.cache_bench` on the gateway's CPU, its own process: embed p50 (the threads the
+        gateway would pick there) and FAISS search p50 at 100k, flat and IVF."""
+        argv = procs.pinned(
+            [sys.executable, "-m", "bench.cache_bench", "--json"], self.cpu("gateway")
+        )
+        done = subprocess.run(
+            argv, capture_output=True, text=True, cwd=REPO, timeout=300, check=False
+        )
+        if done.returncode != 0:
+            return {"error": done.stderr[-2000:]}
+        return json.loads(done.stdout)  # type: ignore[no-any-return]
 
     def loadclient(
         self, scenario: Scenario, target: Target, connections: int, seconds: float
@@ -243,7 +277,22 @@ class Bench:
         cpu0 = procs.cpu_seconds(target.pid), procs.cpu_seconds(self.upstream_pid)
         runs = {"warmup": warm, "throughput": drive(scenario, target, CONNECTIONS, s.seconds)}
         cpu1 = procs.cpu_seconds(target.pid), procs.cpu_seconds(self.upstream_pid)
+        # let the gateway finish what the 32 connections left queued (e.g. embeddings)
+        time.sleep(1.0)
+        semantic = scenario.seed is not None and target.name != "direct"
+        if semantic:
+            cache_seed.reset_timings(target.port)
         runs["latency"] = drive(scenario, target, 1, s.latency_seconds)
+        if semantic:
+            # what the gateway itself timed during the one-connection run
+            st = cache_seed.stats(target.port)
+            row["cache"] = {
+                "embed_ms": st["embed_ms"],
+                "search_ms": st["search_ms"],
+                "semantic_vectors": st["semantic_vectors"],
+                "semantic_index": st["semantic_index"],
+                "semantic_hits": st["semantic_hits"],
+            }
         if scenario.stream:
             runs["ttfb"] = runs["latency"]
         else:
@@ -330,6 +379,9 @@ def main() -> int:
                 "settings": s.settings,
                 "direct": s.direct,
                 "compare_to": s.baseline,
+                "seed": None
+                if s.seed is None
+                else {"entries": s.seed.entries, "prompt": s.seed.prompt},
             }
             for s in opts.scenarios
         ],
@@ -345,6 +397,9 @@ def main() -> int:
                 for target in bench.targets(scenario):
                     print(f"… {scenario.name} / {target.name}", file=sys.stderr, flush=True)
                     rows.append(bench.measure(scenario, target))
+            if any(s.seed for s in opts.scenarios):
+                print("… cache micro-benchmarks", file=sys.stderr, flush=True)
+                meta["cache_micro"] = bench.cache_micro()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     meta["duration_s"] = round(time.monotonic() - started, 1)
@@ -353,6 +408,8 @@ def main() -> int:
     report.write_json(OUT / "results.json", meta, rows)
     report.plot(OUT / "latency.png", rows)
     print(report.table(rows))
+    for line in report.cache_lines(rows, meta.get("cache_micro")):
+        print(line)
     print(report.legend(meta))
     print(f"wrote {OUT / 'results.json'} and {OUT / 'latency.png'} ({meta['duration_s']} s)")
     bad = [r for r in rows if r.get("skipped") or r.get("errors")]

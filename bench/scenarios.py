@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from bench import payloads
+from bench.cache_seed import SemanticSeed
 
 UPSTREAM = "$UPSTREAM"
 
@@ -54,6 +55,9 @@ class Scenario:
     expect: Mapping[str, str] = field(default_factory=dict)
     """Response headers the gateway's answer must carry (checked on a second probe request, so
     a cache is primed); the row is skipped, with the reason, when they are missing."""
+    seed: SemanticSeed | None = None
+    """Fill the gateway's semantic cache before measuring (see `bench.cache_seed`); the row
+    gets its own gateway process."""
 
     def gateway_headers(self, upstream: str) -> dict[str, str]:
         merged: dict[str, str | None] = {**GATEWAY_HEADERS, **self.headers}
@@ -87,15 +91,31 @@ def fallback_config(first: str = UPSTREAM + payloads.FAIL_PREFIX + "/v1") -> str
     )
 
 
-SIMPLE_CACHE = json.dumps(
-    {
-        "provider": "openai",
-        "api_key": "sk-bench",
-        "custom_host": UPSTREAM + "/v1",
-        "cache": {"mode": "simple"},
-    },
-    separators=(",", ":"),
-)
+def cache_config(mode: str) -> str:
+    """An ``x-portkey-config`` for the fake upstream with the response cache on."""
+    return json.dumps(
+        {
+            "provider": "openai",
+            "api_key": "sk-bench",
+            "custom_host": UPSTREAM + "/v1",
+            "cache": {"mode": mode},
+        },
+        separators=(",", ":"),
+    )
+
+
+def cached(mode: str) -> dict[str, str | None]:
+    """Gateway headers for a cached row: the config replaces the provider headers."""
+    return {
+        "x-portkey-config": cache_config(mode),
+        "x-portkey-provider": None,
+        "x-portkey-custom-host": None,
+    }
+
+
+SIMPLE_CACHE = cache_config("simple")
+SEMANTIC_SETTINGS = "[cache]\nmax_entries = 200000\nembed_cache_entries = 0\n"
+"""Room for the 100k seeded entries; no embedding LRU, so every request runs the model."""
 
 SCENARIOS: list[Scenario] = [
     Scenario("chat"),
@@ -113,22 +133,28 @@ SCENARIOS: list[Scenario] = [
     ),
     # the same traffic as "chat" with the request log off: the cost of logging
     Scenario("log-off", direct=False, compare_to="chat", settings="[logs]\nenabled = false\n"),
-]
-"""Run by default (``make bench``)."""
-
-OPTIONAL: list[Scenario] = [
+    # answered from the memory LRU: what a simple-cache hit costs end to end
     Scenario(
         "cache-hit",
         direct=False,
         compare_to="chat",
-        headers={
-            "x-portkey-config": SIMPLE_CACHE,
-            "x-portkey-provider": None,
-            "x-portkey-custom-host": None,
-        },
+        headers=cached("simple"),
         expect={"x-portkey-cache-status": "HIT"},
     ),
+    # a paraphrase's answer found among 100k+1 vectors, the prompt embedded on every request
+    Scenario(
+        "semantic-hit",
+        direct=False,
+        compare_to="chat",
+        headers=cached("semantic"),
+        settings=SEMANTIC_SETTINGS,
+        seed=SemanticSeed(100_000),
+        expect={"x-portkey-cache-status": "SEMANTIC HIT"},
+    ),
 ]
+"""Run by default (``make bench``)."""
+
+OPTIONAL: list[Scenario] = []
 """Run only when named, e.g. ``BENCH_SCENARIOS=chat,fallback`` (``all`` runs every scenario)."""
 
 

@@ -13,16 +13,24 @@ SEMANTIC MISS (semantic lookup ran and found nothing), REFRESH (force refresh: l
 entry overwritten), DISABLED (no cache config, or an endpoint that is never cached).
 
 Semantic mode = exact lookup, then (chat and text completions only) embed the prompt off the
-loop, search the scope's FAISS index, and serve the first candidate above the threshold that the
-lexical guard accepts.
+loop (or take its vector from a small LRU of recent prompt texts), search the scope's FAISS index,
+and serve the first candidate above the threshold that the lexical guard accepts.
+
+The semantic index lives in each worker's memory; the store is the source of truth. At start-up
+the index is rebuilt from the store; then a poll every ``sync_interval_s`` adds what other workers
+stored since, and ids whose entry has gone (another worker evicted or replaced it) are dropped
+when a lookup meets them. A scope that outgrows ``ivf_threshold`` is rebuilt as IVF on a second
+thread while the old index keeps serving (see cache/semantic_index.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import time
+from collections import OrderedDict, deque
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -34,7 +42,7 @@ import numpy as np
 from cache import guard, keys
 from cache.embedder import Embedder, EmbedderError, MiniLMEmbedder, UpstreamEmbedder
 from cache.prompt import Prompt, semantic_prompt
-from cache.semantic_index import SemanticIndex
+from cache.semantic_index import IndexParams, SemanticIndex
 from cache.settings import CacheSettings
 from cache.sse import StreamAssembler, replay_events
 from cache.store import Entry, EntryStore, Removed, keep_headers, new_id
@@ -70,6 +78,13 @@ SSE_HEADERS = [
     ("x-accel-buffering", "no"),
 ]
 
+SYNC_MARGIN_S = 5.0
+"""The cross-worker sync looks back this far past its last poll: an entry's ``created`` is set
+when it is put, and it reaches SQLite a little later (ids already indexed are skipped). Each
+poll reads the ids created in that window, so keep it short; an entry whose write lagged more
+than this behind its ``created`` is only missed by the other workers' semantic lookups (they
+find it after a restart)."""
+
 _json = msgspec.json.Decoder()
 _enc = msgspec.json.Encoder()
 
@@ -84,6 +99,10 @@ class Counters(msgspec.Struct, kw_only=True):
     stored: int = 0
     not_stored: int = 0
     embed_errors: int = 0
+    embed_cache_hits: int = 0
+    synced_vectors: int = 0
+    """Vectors added to this worker's index from entries other workers stored."""
+    index_rebuilds: int = 0
 
 
 class _Plan(msgspec.Struct, kw_only=True):
@@ -113,8 +132,17 @@ class CacheService:
         self.settings = settings
         self.counters = Counters()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cache-faiss")
+        self._build_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cache-faiss-build")
         self.owns_embedder = True
         store.on_removed = self._on_removed
+        self._vectors: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+        self.embed_ms: deque[float] = deque(maxlen=1000)
+        self.search_ms: deque[float] = deque(maxlen=1000)
+        """Time the last lookups spent awaiting the model / the FAISS search (embed_ms: model
+        runs only, not LRU hits)."""
+        self._maintainer: asyncio.Task[None] | None = None
+        self._syncer: asyncio.Task[None] | None = None
+        self._sync_after = time.time() - SYNC_MARGIN_S
 
     # -- the layer ------------------------------------------------------------------------
 
@@ -197,16 +225,37 @@ class CacheService:
             cache_status=status,
         )
 
+    async def _embed(self, text: str) -> np.ndarray:
+        """The prompt's vector: from the LRU of recent texts, else from the model."""
+        assert self.embedder is not None
+        key = (self.embedder.name, text)
+        vec = self._vectors.get(key)
+        if vec is not None:
+            self._vectors.move_to_end(key)
+            self.counters.embed_cache_hits += 1
+            return vec
+        t0 = time.perf_counter()
+        vec = await self.embedder.embed(text)
+        self.embed_ms.append((time.perf_counter() - t0) * 1000)
+        cap = self.settings.embed_cache_entries
+        if cap:
+            vec.flags.writeable = False  # shared between requests
+            self._vectors[key] = vec
+            while len(self._vectors) > cap:
+                self._vectors.popitem(last=False)
+        return vec
+
     async def _semantic_lookup(self, plan: _Plan, fresh_after: float) -> Entry | None:
         assert plan.prompt is not None and plan.scope is not None and self.embedder
         try:
-            plan.vector = await self.embedder.embed(plan.prompt.text)
+            plan.vector = await self._embed(plan.prompt.text)
         except EmbedderError as e:
             self.counters.embed_errors += 1
             log.warning("cache: embedding failed (%s); exact cache only for this request", e)
             plan.scope = None
             return None
         loop = asyncio.get_running_loop()
+        t0 = time.perf_counter()
         found = await loop.run_in_executor(
             self._pool,
             self.index.search,
@@ -215,18 +264,22 @@ class CacheService:
             self.settings.semantic_candidates,
             self.settings.semantic_threshold,
         )
-        for entry_id, _score in found:
-            entry = await self.store.get_by_id(entry_id)
-            if (
-                entry is None
-                or entry.prompt is None
-                or entry.scope != plan.scope
-                or entry.created < fresh_after
-            ):
-                continue
-            if guard.allows(plan.prompt.text, entry.prompt):
-                return entry
-        return None
+        self.search_ms.append((time.perf_counter() - t0) * 1000)
+        gone = []
+        try:
+            for entry_id, _score in found:
+                entry = await self.store.get_by_id(entry_id)
+                if entry is None:
+                    gone.append(entry_id)  # expired, evicted or replaced (maybe by another worker)
+                    continue
+                if entry.prompt is None or entry.scope != plan.scope or entry.created < fresh_after:
+                    continue
+                if guard.allows(plan.prompt.text, entry.prompt):
+                    return entry
+            return None
+        finally:
+            if gone:
+                loop.run_in_executor(self._pool, self.index.remove, gone)
 
     # -- storing --------------------------------------------------------------------------
 
@@ -265,14 +318,85 @@ class CacheService:
         if old is not None and old.id != entry.id and old.vector is not None:
             loop.run_in_executor(self._pool, self.index.remove, [old.id])
         if entry.vector is not None and entry.scope is not None:
-            loop.run_in_executor(self._pool, self.index.add, entry.scope, entry.id, plan.vector)
+            loop.run_in_executor(
+                self._pool, self._index_add, loop, entry.scope, entry.id, plan.vector
+            )
+
+    # -- the semantic index: adds, rebuilds, catching up with other workers ------------
+
+    def _index_add(
+        self, loop: asyncio.AbstractEventLoop, scope: str, entry_id: int, vector: np.ndarray
+    ) -> None:
+        """On the FAISS thread."""
+        if self.index.add(scope, entry_id, vector):
+            loop.call_soon_threadsafe(self.maintain_index)
+
+    def maintain_index(self) -> None:
+        """Start rebuilding the scopes that are due (flat → IVF, retrain, IVF → flat), unless
+        that is already under way. On the event loop."""
+        if self._maintainer is None or self._maintainer.done():
+            self._maintainer = spawn(self._maintain(), name="cache-index-rebuild")
+
+    async def _maintain(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            due = await loop.run_in_executor(self._pool, self.index.due_scopes)
+            if not due:
+                return
+            for scope in due:
+                snap = await loop.run_in_executor(self._pool, self.index.begin_rebuild, scope)
+                if snap is None:
+                    continue
+                built = None
+                t0 = time.perf_counter()
+                try:
+                    # the old index keeps serving on the FAISS thread meanwhile
+                    built = await loop.run_in_executor(self._build_pool, SemanticIndex.build, snap)
+                finally:
+                    await loop.run_in_executor(self._pool, self.index.finish_rebuild, scope, built)
+                self.counters.index_rebuilds += 1
+                log.info(
+                    "cache: semantic scope of %d vectors rebuilt as %s in %.1f s",
+                    len(snap.ids),
+                    snap.kind,
+                    time.perf_counter() - t0,
+                )
+
+    async def sync_index(self) -> int:
+        """Add to the index the semantic entries other workers stored since the last call."""
+        now = time.time()
+        rows = await self.store.vectors_since(self._sync_after, self.index.__contains__)
+        self._sync_after = now - SYNC_MARGIN_S
+        if not rows:
+            return 0
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._pool, _rebuild, self.index, rows)
+        self.counters.synced_vectors += len(rows)
+        self.maintain_index()
+        return len(rows)
+
+    async def _sync_loop(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.sync_index()
+            except Exception:
+                log.exception("cache: semantic index sync failed")
+
+    def start(self) -> None:
+        """Background work once open: index rebuilds due now, and the cross-worker sync."""
+        self.maintain_index()
+        if self.settings.sync_interval_s > 0:
+            self._syncer = spawn(
+                self._sync_loop(self.settings.sync_interval_s), name="cache-index-sync"
+            )
 
     async def _embed_then_store(
         self, plan: _Plan, status: int, headers: list[tuple[str, str]], body: bytes, provider: str
     ) -> None:
         assert plan.prompt is not None and self.embedder is not None
         try:
-            plan.vector = await self.embedder.embed(plan.prompt.text)
+            plan.vector = await self._embed(plan.prompt.text)
         except EmbedderError:
             self.counters.embed_errors += 1
             plan.scope = None
@@ -290,6 +414,17 @@ class CacheService:
         await self.store.flush()
         await asyncio.get_running_loop().run_in_executor(self._pool, lambda: None)
 
+    def reset_timings(self) -> None:
+        """Forget the sampled embed/search times (the bench measures one run at a time)."""
+        self.embed_ms.clear()
+        self.search_ms.clear()
+
+    async def index_ready(self) -> None:
+        """Wait for index rebuilds under way (tests, bench)."""
+        await self.flush()
+        while self._maintainer is not None and not self._maintainer.done():
+            await asyncio.shield(self._maintainer)
+
     async def stats(self) -> dict[str, Any]:
         st = await self.store.stats()
         return {
@@ -297,6 +432,9 @@ class CacheService:
             **msgspec.to_builtins(self.counters),
             "semantic_vectors": len(self.index),
             "semantic_scopes": self.index.scopes(),
+            "semantic_index": self.index.kinds(),
+            "embed_ms": _percentiles(self.embed_ms),
+            "search_ms": _percentiles(self.search_ms),
             "embedder": self.embedder.name if self.embedder else None,
         }
 
@@ -306,7 +444,13 @@ class CacheService:
         return n
 
     async def close(self) -> None:
+        for task in (self._syncer, self._maintainer):
+            if task is not None and not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self.store.close()
+        self._build_pool.shutdown(wait=True)
         self._pool.shutdown(wait=True)
         if self.embedder is not None and self.owns_embedder:
             await self.embedder.close()
@@ -360,6 +504,18 @@ class _StoreTee:
             )
 
 
+def _percentiles(samples: deque[float]) -> dict[str, float | int | None]:
+    """p50/p99 of the last samples (ms), for the stats route and the bench."""
+    s = sorted(samples)
+    if not s:
+        return {"n": 0, "p50": None, "p99": None}
+    return {
+        "n": len(s),
+        "p50": round(s[len(s) // 2], 3),
+        "p99": round(s[min(len(s) - 1, int(len(s) * 0.99))], 3),
+    }
+
+
 async def _iterate(events: list[bytes]) -> AsyncIterator[bytes]:
     for e in events:
         yield e
@@ -372,11 +528,13 @@ async def open_cache(
     embedder: Embedder | None = None,
     session: Any = None,
     background_embedder: bool = False,
+    workers: int = 1,
 ) -> CacheService:
     """Open the store, load the embedder, rebuild the semantic index; call at app start-up.
 
     ``embedder`` overrides the one named in settings (tests share one loaded model);
-    ``session`` is the gateway's aiohttp session, used by the upstream embedder.
+    ``session`` is the gateway's aiohttp session, used by the upstream embedder; ``workers`` is
+    how many gateway processes share the machine (for ``embed_threads = 0``).
     """
     settings = settings or CacheSettings()
     given = embedder is not None
@@ -393,7 +551,7 @@ async def open_cache(
                 session=session,
             )
         else:
-            embedder = await MiniLMEmbedder.load_async(threads=settings.embed_threads)
+            embedder = await MiniLMEmbedder.load_async(threads=embed_threads(settings, workers))
     store = await EntryStore.open(
         Path(data_dir) / settings.filename,
         max_entries=settings.max_entries,
@@ -402,22 +560,41 @@ async def open_cache(
         memory_bytes=settings.memory_bytes,
         sweep_interval=settings.sweep_interval_s,
     )
-    index = SemanticIndex()
+    index = SemanticIndex(
+        IndexParams(ivf_threshold=settings.ivf_threshold, nprobe=settings.ivf_nprobe)
+    )
     service = CacheService(store, index, embedder, settings)
     service.owns_embedder = not given
     if load_later:
         # The model takes ~0.3 s and ~250 MB: the gateway serves at once, with exact-match
         # caching only, until it is loaded (semantic requests answer MISS meanwhile).
-        spawn(_load_embedder(service), name="lockgate-cache-embedder")
+        spawn(_load_embedder(service, workers), name="lockgate-cache-embedder")
+    started = time.time()
     rows = await store.vectors()
     if rows:
+        # flat first (~0.1 s at 100k): big scopes are then retrained as IVF in the background
         await asyncio.get_running_loop().run_in_executor(service._pool, _rebuild, index, rows)
+    service._sync_after = started - SYNC_MARGIN_S
+    service.start()
     return service
 
 
-async def _load_embedder(service: CacheService) -> None:
+def embed_threads(settings: CacheSettings, workers: int = 1) -> int:
+    """``embed_threads``, or for 0: 2 when each worker has two CPUs, else 1."""
+    if settings.embed_threads:
+        return settings.embed_threads
     try:
-        service.embedder = await MiniLMEmbedder.load_async(threads=service.settings.embed_threads)
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cpus = os.cpu_count() or 1
+    return 2 if cpus // max(workers, 1) >= 2 else 1
+
+
+async def _load_embedder(service: CacheService, workers: int = 1) -> None:
+    try:
+        service.embedder = await MiniLMEmbedder.load_async(
+            threads=embed_threads(service.settings, workers)
+        )
     except Exception:
         logging.getLogger("lockgate.cache").exception("semantic cache: embedder failed to load")
 

@@ -55,6 +55,7 @@ CREATE TABLE IF NOT EXISTS cache_entries (
 CREATE INDEX IF NOT EXISTS cache_entries_expires ON cache_entries (expires);
 CREATE INDEX IF NOT EXISTS cache_entries_last_used ON cache_entries (last_used);
 CREATE INDEX IF NOT EXISTS cache_entries_namespace ON cache_entries (namespace);
+CREATE INDEX IF NOT EXISTS cache_entries_created ON cache_entries (created);
 """
 _COLUMNS = (
     "id, key, namespace, scope, created, expires, last_used, size, status, provider, "
@@ -135,6 +136,8 @@ class EntryStore:
         self._mem_max_bytes = memory_bytes
         self._queue: asyncio.Queue[Entry | None] = asyncio.Queue()
         self._touched: dict[str, float] = {}
+        self._unwritten: dict[int, Entry] = {}
+        """Entries put but not yet in SQLite, by id (the semantic index may already name them)."""
         self._sweep_interval = sweep_interval
         self.on_removed = on_removed
         self.evicted = 0
@@ -212,6 +215,9 @@ class EntryStore:
     async def get_by_id(self, entry_id: int, now: float | None = None) -> Entry | None:
         """For the semantic index, whose results are ids."""
         now = time.time() if now is None else now
+        e = self._unwritten.get(entry_id)
+        if e is not None:
+            return e if e.expires > now else None
         async with self._db.execute(
             f"SELECT {_COLUMNS} FROM cache_entries WHERE id = ?", (entry_id,)
         ) as cur:
@@ -236,6 +242,30 @@ class EntryStore:
         ) as cur:
             return [(r[0], r[1], r[2]) for r in await cur.fetchall()]
 
+    async def vectors_since(
+        self, after: float, known: Callable[[int], bool], now: float | None = None
+    ) -> list[tuple[int, str, bytes]]:
+        """(id, scope, vector) of fresh semantic entries created after ``after`` whose id
+        ``known`` does not accept: what other workers stored since (ids first, then only the
+        unknown rows' vectors)."""
+        now = time.time() if now is None else now
+        async with self._db.execute(
+            "SELECT id FROM cache_entries WHERE created > ? AND vector IS NOT NULL "
+            "AND scope IS NOT NULL AND expires > ?",
+            (after, now),
+        ) as cur:
+            ids = [r[0] for r in await cur.fetchall() if not known(r[0])]
+        out: list[tuple[int, str, bytes]] = []
+        for i in range(0, len(ids), 500):
+            part = ids[i : i + 500]
+            async with self._db.execute(
+                "SELECT id, scope, vector FROM cache_entries "
+                f"WHERE id IN ({','.join('?' * len(part))})",
+                part,
+            ) as cur:
+                out += [(r[0], r[1], r[2]) for r in await cur.fetchall() if r[2] is not None]
+        return out
+
     # -- writes --------------------------------------------------------------------------
 
     def put(self, entry: Entry) -> Entry | None:
@@ -245,6 +275,7 @@ class EntryStore:
             return None
         old = self._mem.get(entry.key)
         self._remember(entry)
+        self._unwritten[entry.id] = entry
         self._queue.put_nowait(entry)
         return old
 
@@ -266,6 +297,9 @@ class EntryStore:
             except Exception:
                 log.exception("cache writer: batch of %d lost", len(batch))
             finally:
+                for e in batch:
+                    if e is not None:
+                        self._unwritten.pop(e.id, None)
                 for _ in batch:
                     self._queue.task_done()
             if any(e is None for e in batch):

@@ -2,6 +2,7 @@
 
     GET    /v1/cache/stats              entries, bytes, hits/misses by mode, semantic vectors
     DELETE /v1/cache[?namespace=NS]     empty the cache (or one namespace)
+    DELETE /v1/cache/timings            forget the embed/search times sampled so far (bench)
 
 The cache is outermost so that a hit never reaches routing, retries or the upstream.
 """
@@ -36,6 +37,7 @@ async def response_cache(
         cache_settings(services.settings.cache),
         session=services.session,
         background_embedder=True,
+        workers=services.settings.workers,
     )
     layers.insert(0, service.layer)
     services.extras["cache"] = service
@@ -61,6 +63,11 @@ async def clear(request: web.Request) -> web.Response:
     return web.json_response({"status": "success", "removed": removed, "namespace": namespace})
 
 
+async def reset_timings(request: web.Request) -> web.Response:
+    _service(request).reset_timings()
+    return web.json_response({"status": "success"})
+
+
 def _dumps(value: Any) -> str:
     return msgspec.json.encode(value).decode()
 
@@ -68,3 +75,4 @@ def _dumps(value: Any) -> str:
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/v1/cache/stats", stats)
     app.router.add_delete("/v1/cache", clear)
+    app.router.add_delete("/v1/cache/timings", reset_timings)
