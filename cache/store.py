@@ -198,14 +198,8 @@ class EntryStore:
         e = self.get_memory(key, now)
         if e is not None:
             return e
-        async with self._db.execute(
-            f"SELECT {_COLUMNS} FROM cache_entries WHERE key = ?", (key,)
-        ) as cur:
-            row = await cur.fetchone()
-        if row is None:
-            return None
-        e = _row_entry(row)
-        if e.expires <= now:
+        e = await self._select_fresh("key", key, now)
+        if e is None:
             return None
         e.last_used = now
         self._touched[key] = now
@@ -218,19 +212,24 @@ class EntryStore:
         e = self._unwritten.get(entry_id)
         if e is not None:
             return e if e.expires > now else None
-        async with self._db.execute(
-            f"SELECT {_COLUMNS} FROM cache_entries WHERE id = ?", (entry_id,)
-        ) as cur:
-            row = await cur.fetchone()
-        if row is None:
-            return None
-        e = _row_entry(row)
-        if e.expires <= now:
+        e = await self._select_fresh("id", entry_id, now)
+        if e is None:
             return None
         mem = self.get_memory(e.key, now)
         if mem is not None and mem.id == e.id:
             return mem
         return e
+
+    async def _select_fresh(self, column: str, value: object, now: float) -> Entry | None:
+        """The stored entry whose ``column`` (``key`` or ``id``) is ``value``, unless expired."""
+        async with self._db.execute(
+            f"SELECT {_COLUMNS} FROM cache_entries WHERE {column} = ?", (value,)
+        ) as cur:
+            row = await cur.fetchone()
+        if row is None:
+            return None
+        e = _row_entry(row)
+        return e if e.expires > now else None
 
     async def vectors(self, now: float | None = None) -> list[tuple[int, str, bytes]]:
         """(id, scope, vector) of every fresh semantic entry: what the index is rebuilt from."""
