@@ -1,9 +1,11 @@
-"""One finished request → one ``requests`` row and its ``attempts`` rows (plain tuples).
+"""One finished request → one ``requests`` row, its ``request_keys`` text and its
+``attempts`` rows (plain tuples).
 
-Runs on the event loop once per request, so it does little: no header is copied (that is how
-secrets stay out — Authorization, x-portkey-api-key, api-key, x-api-key and the config's
-api_key are simply never read), the request body is only peeked for ``model``, and the answer
-is decoded only for ``usage`` (see ``usage.py``).
+Runs in the log writer's thread, a batch at a time (the event loop only queues the request's
+objects, which nothing mutates once it is answered). No header is copied (that is how secrets
+stay out — Authorization, x-portkey-api-key, api-key, x-api-key and the config's api_key are
+simply never read), the request body is only peeked for ``model``, and the answer is decoded
+only for ``usage`` (see ``usage.py``).
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ import msgspec
 
 from proxy.jsonbody import peek
 from proxy.logstore import usage
+from proxy.logstore.models import Detail
 from proxy.logstore.prices import Prices
+from proxy.logstore.schema import ID_SHIFT, keys_of, meta_str
 from proxy.logstore.settings import LogSettings
 
 _encode = msgspec.json.encode
@@ -39,9 +43,15 @@ _SECRET_QUERY = re.compile(r"(?i)([?&](?:key|api[-_]?key|token|access_token|sig)
 _TARGET_STEP = re.compile(r"targets\[(\d+)\]")
 
 
-def new_id(arrival_ns: int) -> str:
-    """Sortable by arrival time; unique across processes (random start, then a counter)."""
-    return f"{arrival_ns:016x}{next(_counter) & 0xFFFFFFFF:08x}"
+_LOW = (1 << ID_SHIFT) - 1
+Built = tuple[tuple, str, list[tuple]]
+
+
+def new_id(arrival_ns: int) -> int:
+    """Sortable by arrival time (µs); the low bits are a per-process counter with a random
+    start. Two workers can still pick the same id (same µs, same low bits): the writer
+    notices the unique index's complaint and moves the later row to the next free id."""
+    return ((arrival_ns // 1000) << ID_SHIFT) | (next(_counter) & _LOW)
 
 
 def scrub_url(url: str) -> str:
@@ -86,8 +96,10 @@ class RowBuilder:
             return data[: self.limit]
         return data
 
-    def build(self, call: Any, reply: Any, outcome: Any) -> tuple[tuple, list[tuple]]:
-        now_ns = time.time_ns()
+    def build(self, call: Any, reply: Any, outcome: Any, now_ns: int | None = None) -> Built:
+        """``now_ns``: when the request finished (``time.time_ns()``, taken on the loop)."""
+        if now_ns is None:
+            now_ns = time.time_ns()
         arrival_ns = now_ns - int(outcome.latency_ms * 1_000_000)
         rid = new_id(arrival_ns)
         target_path = reply.target_path if reply is not None else None
@@ -96,8 +108,10 @@ class RowBuilder:
         )
         model = _model(call, target_path)
         tokens = usage.NONE
-        ok = 200 <= outcome.status < 300
-        if ok and (call.endpoint in _TOKEN_ENDPOINTS or call.path.endswith(_TOKEN_PATHS)):
+        status = outcome.status
+        if 200 <= status < 300 and (
+            call.endpoint in _TOKEN_ENDPOINTS or call.path.endswith(_TOKEN_PATHS)
+        ):
             if outcome.streamed:
                 tokens = usage.from_stream(outcome.stream_tail, outcome.bytes_out, len(call.body))
             else:
@@ -110,44 +124,42 @@ class RowBuilder:
             cost = self.prices.cost(
                 provider, tokens.model or model, tokens.prompt, tokens.completion
             )
-        meta = call.metadata or {}
+        meta = call.metadata
+        user = meta_str(meta.get("_user")) if meta else None
         h = call.headers
-        error = outcome.error or (reply.error if reply is not None else None)
+        detail = Detail(
+            span_id=h.get("x-portkey-span-id"),
+            parent_span_id=h.get("x-portkey-parent-span-id"),
+            span_name=h.get("x-portkey-span-name"),
+            method=call.method,
+            path=call.path,
+            target_path=target_path,
+            attempt_count=len(call.attempts),
+            retries=reply.retries if reply is not None else 0,
+            ttfb_ms=reply.ttfb_ms if reply is not None else None,
+            cache_mode=call.cache.mode if call.cache is not None else None,
+            streamed=outcome.streamed,
+            tokens_estimated=tokens.estimated,
+            error=outcome.error or (reply.error if reply is not None else None),
+            bytes_in=len(call.body),
+            bytes_out=outcome.bytes_out,
+        )
         row = (
             rid,
             call.trace_id,
-            h.get("x-portkey-span-id"),
-            h.get("x-portkey-parent-span-id"),
-            h.get("x-portkey-span-name"),
-            arrival_ns / 1e9,
-            call.method,
-            call.path,
-            call.endpoint,
             provider or None,
             model,
-            target_path,
-            len(call.attempts),
-            reply.retries if reply is not None else 0,
-            outcome.status,
+            call.endpoint,
+            status,
             outcome.latency_ms,
-            reply.ttfb_ms if reply is not None else None,
-            cache_status,
-            call.cache.mode if call.cache is not None else None,
-            int(outcome.streamed),
             int(outcome.complete),
+            cache_status,
             tokens.prompt,
             tokens.completion,
             tokens.total,
-            int(tokens.estimated),
             cost,
             _encode(meta).decode() if meta else None,
-            _s(meta.get("_user")),
-            _s(meta.get("_organisation")),
-            _s(meta.get("_environment")),
-            _s(meta.get("_prompt")),
-            error,
-            len(call.body),
-            outcome.bytes_out,
+            _encode(detail).decode(),
             self._body(call.body),
             self._body(outcome.stream_tail if outcome.streamed else outcome.body),
         )
@@ -166,10 +178,4 @@ class RowBuilder:
             )
             for i, a in enumerate(call.attempts)
         ]
-        return row, attempts
-
-
-def _s(v: Any) -> str | None:
-    if v is None:
-        return None
-    return v if isinstance(v, str) else _encode(v).decode()
+        return row, keys_of(call.trace_id, user), attempts
