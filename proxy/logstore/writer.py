@@ -20,6 +20,7 @@ import asyncio
 import logging
 import sqlite3
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -33,7 +34,6 @@ log = logging.getLogger("lockgate.logstore")
 Item = tuple[int, Any, Any, Any]
 """``(time.time_ns() at the finish, call, reply, outcome)``."""
 Built = tuple[tuple, str, list[tuple]]
-_STOP = object()
 PRUNE_EVERY_S = 3600.0
 PRUNE_CHUNK = 500
 CHUNK = 64
@@ -55,6 +55,10 @@ class StoreClosed(RuntimeError):
 
 
 class LogWriter:
+    """The queue is a plain list the writer swaps out a batch at a time; recording a request
+    is one append (plus waking the writer when it sleeps). When ``queue_size`` rows wait,
+    recorders wait for room (push back). ``flush`` and ``close`` cut the linger short."""
+
     def __init__(
         self,
         conn: aiosqlite.Connection,
@@ -70,10 +74,17 @@ class LogWriter:
         self._build = build
         self._retention_s = retention_days * 86400 if retention_days else None
         self._next_prune = 0.0
-        self._queue: asyncio.Queue[object] = asyncio.Queue(queue_size)
+        self._items: list[Item] = []
+        self._limit = queue_size
         self._batch_size = batch_size
+        self._wake: asyncio.Future[None] | None = None  # the writer waits for rows / linger
+        self._room: deque[asyncio.Future[None]] = deque()  # recorders wait for room
+        self._flushes: list[tuple[int, asyncio.Future[None]]] = []
+        self._queued = 0
+        self._done = 0
         self._task: asyncio.Task[None] | None = None
         self._closing = False
+        self._stopped = False
         self.written = 0
         self.batches = 0
         self.failures = 0
@@ -83,66 +94,118 @@ class LogWriter:
 
     @property
     def depth(self) -> int:
-        return self._queue.qsize()
+        return len(self._items)
 
     def offer(self, item: Item) -> bool:
         """Queue without waiting; False when the queue is full (then ``await put``)."""
-        if self._closing:
+        if self._stopped:
             raise StoreClosed("log store is closed")
-        q = self._queue
-        if q.full():
+        items = self._items
+        if len(items) >= self._limit:
             return False
-        q.put_nowait(item)
+        items.append(item)
+        self._queued += 1
+        wake = self._wake
+        if wake is not None and (len(items) == 1 or len(items) >= self._batch_size):
+            self._hurry()
         return True
 
     async def put(self, item: Item) -> None:
-        if self._closing:
-            raise StoreClosed("log store is closed")
-        await self._queue.put(item)
+        while not self.offer(item):
+            fut = asyncio.get_running_loop().create_future()
+            self._room.append(fut)
+            try:
+                await fut
+            except BaseException:
+                if fut in self._room:
+                    self._room.remove(fut)
+                raise
 
     async def flush(self) -> None:
         """Wait until every row queued so far is on disk."""
-        await self._queue.join()
+        target = self._queued
+        if self._done >= target or self._stopped:
+            return
+        fut = asyncio.get_running_loop().create_future()
+        self._flushes.append((target, fut))
+        self._hurry()
+        await fut
 
     async def close(self) -> None:
-        """Drain every queued row to disk, then stop. Idempotent."""
-        if self._closing:
-            if self._task is not None:
-                await asyncio.shield(self._task)
-            return
+        """Drain every queued row to disk, then stop. Idempotent. Rows recorded while the
+        queue drains (requests still finishing) are written too."""
         self._closing = True
+        self._hurry()
         if self._task is None:
+            self._stopped = True
             return
-        await self._queue.put(_STOP)
         await asyncio.shield(self._task)
 
+    def _hurry(self) -> None:
+        wake = self._wake
+        if wake is not None and not wake.done():
+            wake.set_result(None)
+
+    async def _sleep(self, seconds: float | None) -> None:
+        """Until woken (a row arrives, a batch is full, flush, close) or ``seconds`` pass."""
+        loop = asyncio.get_running_loop()
+        self._wake = fut = loop.create_future()
+        timer = loop.call_later(seconds, _set, fut) if seconds is not None else None
+        try:
+            await fut
+        finally:
+            self._wake = None
+            if timer is not None:
+                timer.cancel()
+
     async def _run(self) -> None:
-        q = self._queue
-        stop = False
-        while not stop:
-            batch: list[Item] = []
-            first = await q.get()
-            if first is _STOP:
-                break
-            batch.append(first)  # type: ignore[arg-type]
-            if self._linger_s and q.qsize() < self._batch_size and not self._closing:
-                # Let a batch build up: one thread round trip and one commit per batch is what
-                # keeps logging cheap under load; a row waits at most this long.
-                await asyncio.sleep(self._linger_s)
-            while len(batch) < self._batch_size and not q.empty():
-                item = q.get_nowait()
-                if item is _STOP:
-                    stop = True
-                    break
-                batch.append(item)  # type: ignore[arg-type]
-            await self._write_retrying(batch)
-            for _ in batch:
-                q.task_done()
-            if self._retention_s is not None and time.monotonic() >= self._next_prune:
-                try:
-                    await self.prune()
-                except Exception:
-                    log.exception("log retention prune failed")
+        try:
+            while True:
+                if not self._items:
+                    if self._closing and not self._room:
+                        return
+                    await self._sleep(None)
+                    continue
+                if (
+                    self._linger_s
+                    and len(self._items) < self._batch_size
+                    and not self._closing
+                    and not self._flushes
+                ):
+                    # Let a batch build up: one thread round trip and one commit per batch is
+                    # what keeps logging cheap under load; a row waits at most this long.
+                    await self._sleep(self._linger_s)
+                items = self._items
+                if len(items) <= self._batch_size:
+                    batch, self._items = items, []
+                else:
+                    batch = items[: self._batch_size]
+                    del items[: self._batch_size]
+                room = self._limit - len(self._items)
+                while room > 0 and self._room:
+                    _set(self._room.popleft())
+                    room -= 1
+                await self._write_retrying(batch)
+                self._done += len(batch)
+                if self._flushes:
+                    waiting = []
+                    for target, fut in self._flushes:
+                        if target <= self._done:
+                            _set(fut)
+                        else:
+                            waiting.append((target, fut))
+                    self._flushes = waiting
+                if self._retention_s is not None and time.monotonic() >= self._next_prune:
+                    try:
+                        await self.prune()
+                    except Exception:
+                        log.exception("log retention prune failed")
+        finally:
+            self._stopped = True
+            for _, fut in self._flushes:
+                _set(fut)
+            while self._room:
+                _set(self._room.popleft())
 
     async def _write_retrying(self, batch: list[Item]) -> None:
         """Write the batch; on a transient error (locked, I/O, disk full) wait and retry."""
@@ -274,6 +337,11 @@ class LogWriter:
         except sqlite3.Error as e:
             log.error("log retention prune failed: %s", e)
             return deleted
+
+
+def _set(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
 
 
 def _rollback(db: sqlite3.Connection) -> None:
