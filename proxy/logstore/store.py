@@ -4,15 +4,15 @@ Two SQLite connections (WAL): one owned by the writer task (request rows, batche
 API and CLI-style reads plus feedback writes, which are few and must be committed before the
 200 goes out. Migrations run once, in a thread, before either connection opens.
 
-On the request path, recording is one ``time.time_ns()`` and one ``put_nowait`` (or an await
-when the queue is full); the row is built later, in the writer's thread (see ``writer.py``).
+On the request path, recording is `rows.capture` (a flat tuple of the row's raw values) and
+one append to the writer's queue (or an await when it is full); the row itself is built
+later, in the writer's thread (see ``writer.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -33,7 +33,7 @@ from proxy.logstore.models import (
 )
 from proxy.logstore.prices import Prices
 from proxy.logstore.query import LogFilter, entry, list_sql
-from proxy.logstore.rows import RowBuilder
+from proxy.logstore.rows import RowBuilder, capture
 from proxy.logstore.schema import REQUEST_COLUMNS, migrate, open_sync, parse_id
 from proxy.logstore.settings import LogSettings
 from proxy.logstore.writer import LogWriter
@@ -56,7 +56,11 @@ class LogRecorder:
         self._put = writer.put
 
     async def record(self, call: Any, reply: Any, outcome: Any) -> None:
-        item = (time.time_ns(), call, reply, outcome)
+        try:
+            item = capture(call, reply, outcome)
+        except Exception:  # a bug in logging must not break the gateway's answer
+            log.exception("could not capture the log row for trace %s", call.trace_id)
+            return
         if not self._offer(item):
             await self._put(item)
 
@@ -91,7 +95,7 @@ class LogStore:
         builder = RowBuilder(settings, Prices.from_settings(settings))
         self.writer = LogWriter(
             writer_conn,
-            builder.build,
+            builder.build_captured,
             queue_size=settings.queue_size,
             batch_size=settings.batch_size,
             retention_days=settings.retention_days,
@@ -131,9 +135,7 @@ class LogStore:
 
     # ---- reads -------------------------------------------------------------------------
 
-    async def list(
-        self, f: LogFilter, *, limit: int = 50, cursor: str | None = None
-    ) -> LogPage:
+    async def list(self, f: LogFilter, *, limit: int = 50, cursor: str | None = None) -> LogPage:
         sql, args = list_sql(f, limit=limit + 1, cursor=cursor)
         rows = await self._conn.execute_fetchall(sql, args)
         entries = [entry(r) for r in rows[:limit]]

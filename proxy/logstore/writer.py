@@ -1,8 +1,8 @@
 """The only code that writes log rows: a bounded queue drained by one task, in batches.
 
 ``put`` awaits when the queue is full, so a slow disk slows the requests that log instead of
-losing their rows. What is queued is cheap to queue: the finish time and the request's own
-objects (call, reply, outcome). The writer takes what is queued (up to ``batch_size``) and
+losing their rows. What is queued is cheap to queue: a flat tuple of the request's raw
+values (`rows.capture`). The writer takes what is queued (up to ``batch_size``) and
 hands the whole batch to aiosqlite's thread in one hop, where the rows are built and written
 in one transaction (``BEGIN IMMEDIATE``, ``executemany`` per table, ``COMMIT``); ``close``
 waits for the queue to drain (the SIGTERM path).
@@ -22,17 +22,16 @@ import sqlite3
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Any
 
 import aiosqlite
 
-from proxy.logstore.schema import ATTEMPT_COLUMNS, REQUEST_COLUMNS, stored_keys, id_at
+from proxy.logstore.schema import ATTEMPT_COLUMNS, REQUEST_COLUMNS, id_at, stored_keys
 from proxy.tasks import spawn
 
 log = logging.getLogger("lockgate.logstore")
 
-Item = tuple[int, Any, Any, Any]
-"""``(time.time_ns() at the finish, call, reply, outcome)``."""
+Item = tuple
+"""What `rows.capture` returns for one request."""
 Built = tuple[tuple, str, list[tuple]]
 PRUNE_EVERY_S = 3600.0
 PRUNE_CHUNK = 500
@@ -258,12 +257,12 @@ class LogWriter:
     def _build_chunk(self, items: list[Item]) -> list[Built]:
         out = []
         build = self._build
-        for now_ns, call, reply, outcome in items:
+        for item in items:
             try:
-                out.append(build(call, reply, outcome, now_ns))
+                out.append(build(item))
             except Exception:  # a bug in logging must not stop the writer
                 self.failures += 1
-                log.exception("could not build the log row for trace %s", call.trace_id)
+                log.exception("could not build the log row for trace %s", item[1])
         return out
 
     def _write_one_by_one(self, db: sqlite3.Connection, built: list[Built]) -> int:

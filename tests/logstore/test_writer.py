@@ -98,10 +98,10 @@ async def test_a_row_sqlite_rejects_is_skipped_alone(open_logs):
     real_build = store.writer._build
     n = 0
 
-    def build(call, reply, outcome, now_ns):
+    def build(captured):
         nonlocal n
         n += 1
-        row, keys, attempts = real_build(call, reply, outcome, now_ns)
+        row, keys, attempts = real_build(captured)
         if n == 3:
             row = (row[0], None, *row[2:])  # trace_id NOT NULL
         if n == 5:
