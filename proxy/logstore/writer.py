@@ -22,6 +22,8 @@ import sqlite3
 import time
 from collections import deque
 from collections.abc import Callable
+from functools import cache
+from itertools import chain
 
 import aiosqlite
 
@@ -42,6 +44,7 @@ INSERT_REQUEST = (
     f"VALUES ({', '.join('?' * len(REQUEST_COLUMNS))})"
 )
 INSERT_KEYS = "INSERT INTO request_keys (rowid, k) VALUES (?, ?)"
+_flat = chain.from_iterable
 DELETE_KEYS = "INSERT INTO request_keys (request_keys, rowid, k) VALUES ('delete', ?, ?)"
 INSERT_ATTEMPT = (
     f"INSERT INTO attempts ({', '.join(ATTEMPT_COLUMNS)}) "
@@ -241,9 +244,9 @@ class LogWriter:
             for done in range(0, len(batch), CHUNK):
                 chunk = self._build_chunk(batch[done : done + CHUNK])
                 built += chunk
-                db.executemany(INSERT_REQUEST, [b[0] for b in chunk])
-                db.executemany(INSERT_KEYS, [(b[0][0], b[1]) for b in chunk])
-                db.executemany(INSERT_ATTEMPT, [a for b in chunk for a in b[2]])
+                _insert(db, INSERT_REQUEST, [b[0] for b in chunk])
+                _insert(db, INSERT_KEYS, [(b[0][0], b[1]) for b in chunk])
+                _insert(db, INSERT_ATTEMPT, [a for b in chunk for a in b[2]])
             db.execute("COMMIT")
             return len(built)
         except sqlite3.OperationalError:
@@ -336,6 +339,28 @@ class LogWriter:
         except sqlite3.Error as e:
             log.error("log retention prune failed: %s", e)
             return deleted
+
+
+def _insert(db: sqlite3.Connection, sql: str, rows: list[tuple]) -> None:
+    """Insert ``rows`` with multi-row ``VALUES`` statements: SQLite writes each statement in
+    one call, so the thread gives the GIL away once per statement instead of once per row
+    (every hand-over is a thread switch when the event loop is busy). Statements come in
+    power-of-two sizes, so only a few are ever prepared (and all stay in the cache)."""
+    i, n = 0, len(rows)
+    while i < n:
+        size = _sizes_upto(n - i)
+        db.execute(_multi(sql, size), list(_flat(rows[i : i + size])))
+        i += size
+
+
+def _sizes_upto(n: int) -> int:
+    return min(CHUNK, 1 << (n.bit_length() - 1))
+
+
+@cache
+def _multi(sql: str, rows: int) -> str:
+    head, _, values = sql.partition(" VALUES ")
+    return f"{head} VALUES {', '.join([values] * rows)}"
 
 
 def _set(fut: asyncio.Future[None]) -> None:
