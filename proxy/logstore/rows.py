@@ -81,14 +81,18 @@ _PEEK = object()
 """`capture`'s model hint when the body was not parsed: peek at it in the writer."""
 
 
-def _model(config: Any, target_path: str | None, hint: Any, body: bytes) -> str | None:
-    node = _leaf(config, target_path) if target_path else config
+def _model_hint(call: Any, target_path: str | None) -> Any:
+    """The model from the answering target's ``override_params`` or the parsed body; `_PEEK`
+    when only the raw body can tell (the writer peeks at it)."""
+    node = _leaf(call.config, target_path) if target_path and "[" in target_path else call.config
     over = getattr(node, "override_params", None)
     if over and isinstance(over.get("model"), str):
         return over["model"]
-    if hint is _PEEK:
-        return peek(body).model
-    return hint
+    cached = getattr(call, "_json", None)
+    if isinstance(cached, dict):
+        m = cached.get("model")
+        return m if isinstance(m, str) else None
+    return _PEEK
 
 
 Captured = tuple
@@ -97,13 +101,6 @@ Captured = tuple
 
 def capture(call: Any, reply: Any, outcome: Any) -> Captured:
     """The values of one finished request that its row needs, as one flat tuple."""
-    cached = getattr(call, "_json", None)
-    if isinstance(cached, dict):
-        hint = cached.get("model")
-        if not isinstance(hint, str):
-            hint = None
-    else:
-        hint = _PEEK
     h = call.headers
     if reply is not None:
         rep = (
@@ -125,11 +122,11 @@ def capture(call: Any, reply: Any, outcome: Any) -> Captured:
         call.method,
         call.path,
         call.endpoint,
-        call.config,  # shared and long-lived: read in the writer for provider/model
+        getattr(call.config, "provider", None),
         call.body,
         call.metadata or None,
         call.cache.mode if call.cache is not None else None,
-        hint,
+        _model_hint(call, reply.target_path if reply is not None else None),
         tuple(
             (
                 a.target_path,
@@ -181,7 +178,7 @@ class RowBuilder:
             method,
             path,
             endpoint,
-            config,
+            config_provider,
             body,
             meta,
             cache_mode,
@@ -202,8 +199,8 @@ class RowBuilder:
         else:
             target_path = provider = ttfb_ms = cache_status = rep_error = None
             retries = 0
-        provider = provider or getattr(config, "provider", None)
-        model = _model(config, target_path, hint, body)
+        provider = provider or config_provider
+        model = peek(body).model if hint is _PEEK else hint
         tokens = usage.NONE
         if 200 <= status < 300 and (endpoint in _TOKEN_ENDPOINTS or path.endswith(_TOKEN_PATHS)):
             if streamed:
