@@ -29,6 +29,7 @@ from typing import Any
 import aiosqlite
 import msgspec
 
+from proxy.sqlite import open_sqlite
 from proxy.tasks import spawn
 
 log = logging.getLogger("lockgate.cache")
@@ -159,10 +160,7 @@ class EntryStore:
         on_removed: Callable[[Removed], None] | None = None,
     ) -> EntryStore:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        db = await aiosqlite.connect(str(path))
-        await db.execute("PRAGMA busy_timeout=5000")
-        await db.execute("PRAGMA journal_mode=WAL")
-        await db.execute("PRAGMA synchronous=NORMAL")
+        db = await open_sqlite(str(path))
         await db.executescript(_SCHEMA)
         await db.commit()
         store = cls(

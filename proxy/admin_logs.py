@@ -63,9 +63,9 @@ async def list_logs(request: web.Request) -> web.Response:
     try:
         f = filter_from_params(q)
         limit = parse_limit(q.get("limit"))
+        page = await _store(request).list(f, limit=limit, cursor=q.get("cursor") or None)
     except QueryError as e:
         return _fail(400, str(e))
-    page = await _store(request).list(f, limit=limit, cursor=q.get("cursor") or None)
     return _json(page)
 
 

@@ -18,7 +18,7 @@ from typing import Any, TextIO
 from proxy.logstore import analytics as an
 from proxy.logstore.export import csv_lines, jsonl_lines
 from proxy.logstore.models import Analytics, GroupStats, LogEntry
-from proxy.logstore.query import LIST_COLUMNS, LogFilter, QueryError, list_sql, parse_time, row_dict
+from proxy.logstore.query import LIST_COLUMNS, LogFilter, QueryError, entry, list_sql, parse_time
 from proxy.logstore.schema import open_sync
 from proxy.logstore.settings import LogSettings
 
@@ -170,19 +170,16 @@ def filter_from_args(args: argparse.Namespace) -> LogFilter:
 def pages(
     conn: Any, f: LogFilter, *, bodies: bool = False, page: int = 1000
 ) -> Iterator[list[LogEntry]]:
-    from proxy.logstore.schema import REQUEST_COLUMNS
-
-    cols = REQUEST_COLUMNS if bodies else LIST_COLUMNS
     cursor = None
     while True:
         try:
-            sql, params = list_sql(f, limit=page, cursor=cursor, columns=cols)
+            sql, params = list_sql(f, limit=page, cursor=cursor, bodies=bodies)
         except QueryError as e:
             raise SystemExit(f"lockgate: {e}") from None
         rows = conn.execute(sql, params).fetchall()
         if not rows:
             return
-        yield [LogEntry(**row_dict(cols, r)) for r in rows]
+        yield [entry(r) for r in rows]
         if len(rows) < page:
             return
         cursor = rows[-1][0]
@@ -248,7 +245,7 @@ def cmd_tail(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out.write(
         table(
             _TAIL_COLS,
-            [_fmt_row(LogEntry(**row_dict(LIST_COLUMNS, r[1:]))) for r in rows],
+            [_fmt_row(entry(r[1:])) for r in rows],
             fixed=args.follow,
         )
         + "\n"
@@ -261,7 +258,7 @@ def cmd_tail(args: argparse.Namespace, out: TextIO | None = None) -> int:
                 f"SELECT rowid, {cols} FROM requests WHERE rowid > ? ORDER BY rowid", [last]
             ).fetchall()
             for r in new:
-                e = LogEntry(**row_dict(LIST_COLUMNS, r[1:]))
+                e = entry(r[1:])
                 out.write(_line(_TAIL_COLS, _fmt_row(e), _WIDTH) + "\n")
                 last = r[0]
             out.flush()

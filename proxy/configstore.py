@@ -30,6 +30,7 @@ import msgspec
 
 from proxy.config import ConfigError, Target, config_from_object, resolve
 from proxy.masking import keep_masked
+from proxy.sqlite import open_sqlite
 from proxy.tasks import spawn
 
 if TYPE_CHECKING:
@@ -106,9 +107,7 @@ class ConfigStore:
 
     async def open(self, *, poll: bool = False) -> ConfigStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = await aiosqlite.connect(self.path, isolation_level=None)
-        await self._db.execute("PRAGMA busy_timeout=5000")
-        await self._db.execute("PRAGMA journal_mode=WAL")
+        self._db = await open_sqlite(self.path, isolation_level=None)
         await self._db.executescript(_SCHEMA)
         if poll:
             self._poller = spawn(self._poll(), name="configstore-refresh")

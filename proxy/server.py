@@ -47,10 +47,15 @@ def serve(settings: Settings) -> int:
     for _ in range(settings.workers):
         pid = os.fork()
         if pid == 0:
+            code = 0
             try:
                 serve_one(settings, reuse_port=True)
+            except BaseException:
+                log.exception("worker %d failed", os.getpid())
+                code = 1
             finally:
-                os._exit(0)
+                logging.shutdown()
+                os._exit(code)
         children.append(pid)
 
     def forward(signum: int, _frame: object) -> None:

@@ -9,9 +9,12 @@ from typing import Any
 import msgspec
 
 from proxy.logstore.models import LogEntry
-from proxy.logstore.query import LIST_COLUMNS
 
-CSV_COLUMNS = LIST_COLUMNS
+CSV_COLUMNS = tuple(
+    f
+    for f in LogEntry.__struct_fields__
+    if f not in ("request_body", "response_body", "attempts", "feedback")
+)
 _encode = msgspec.json.encode
 
 

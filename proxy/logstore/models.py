@@ -30,6 +30,26 @@ class FeedbackEntry(msgspec.Struct, kw_only=True):
     updated_at: float
 
 
+class Detail(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """The ``detail`` JSON column: the fields of a row that no filter or aggregate reads."""
+
+    span_id: str | None = None
+    parent_span_id: str | None = None
+    span_name: str | None = None
+    method: str = ""
+    path: str = ""
+    target_path: str | None = None
+    attempt_count: int = 0
+    retries: int = 0
+    ttfb_ms: float | None = None
+    cache_mode: str | None = None
+    streamed: bool = False
+    tokens_estimated: bool = False
+    error: str | None = None
+    bytes_in: int | None = None
+    bytes_out: int | None = None
+
+
 class LogEntry(msgspec.Struct, kw_only=True):
     id: str
     trace_id: str

@@ -3,6 +3,10 @@
 A `LogFilter` is built from query parameters (``provider=…&status=5xx&metadata._user=u1``) and
 turns into a WHERE clause with bound parameters; nothing from the client is ever spliced into
 SQL text except metadata keys, which are checked against a strict pattern first.
+
+A time range is a range of ``id`` (ids start with the arrival time); a trace id or
+``metadata._user`` first matches its hash token in ``request_keys``, then the value itself.
+`entry` turns a selected row back into the API's `LogEntry`.
 """
 
 from __future__ import annotations
@@ -15,20 +19,27 @@ from typing import Any
 
 import msgspec
 
-from proxy.logstore.schema import REQUEST_COLUMNS
+from proxy.logstore.models import Detail, LogEntry
+from proxy.logstore.schema import (
+    REQUEST_COLUMNS,
+    created_at,
+    format_id,
+    id_at,
+    meta_str,
+    parse_id,
+    trace_key,
+    user_key,
+)
 
-INDEXED_META = {
-    "_user": "meta_user",
-    "_organisation": "meta_organisation",
-    "_environment": "meta_environment",
-    "_prompt": "meta_prompt",
-}
 _META_KEY = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 _STATUS = re.compile(r"^([1-5])xx$", re.I)
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhdw])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 MAX_LIMIT = 1000
 LIST_COLUMNS = tuple(c for c in REQUEST_COLUMNS if c not in ("request_body", "response_body"))
+"""What a list selects (no bodies); `entry` reads rows of these, plus the bodies if asked."""
+_detail = msgspec.json.Decoder(Detail)
+_meta = msgspec.json.Decoder(dict[str, Any])
 
 
 class QueryError(ValueError):
@@ -48,6 +59,14 @@ class LogFilter(msgspec.Struct, kw_only=True):
     def where(self) -> tuple[str, list[Any]]:
         sql: list[str] = []
         args: list[Any] = []
+        tokens: list[str] = []
+        if self.trace_id is not None:
+            tokens.append(trace_key(self.trace_id))
+        if self.metadata.get("_user") is not None:
+            tokens.append(user_key(self.metadata["_user"]))
+        if tokens:
+            sql.append("id IN (SELECT rowid FROM request_keys WHERE request_keys MATCH ?)")
+            args.append(" AND ".join(tokens))
         for col in ("trace_id", "provider", "model", "cache_status"):
             v = getattr(self, col)
             if v is not None:
@@ -63,11 +82,11 @@ class LogFilter(msgspec.Struct, kw_only=True):
                 sql.append("status = ?")
                 args.append(int(self.status))
         if self.since is not None:
-            sql.append("created_at >= ?")
-            args.append(self.since)
+            sql.append("id >= ?")
+            args.append(id_at(self.since))
         if self.until is not None:
-            sql.append("created_at < ?")
-            args.append(self.until)
+            sql.append("id < ?")
+            args.append(id_at(self.until))
         for key, value in self.metadata.items():
             col, extra = meta_expr(key)
             sql.append(f"{col} = ?")
@@ -76,9 +95,7 @@ class LogFilter(msgspec.Struct, kw_only=True):
 
 
 def meta_expr(key: str) -> tuple[str, list[Any]]:
-    """SQL for one metadata key: its own column for the indexed ``_user``-style keys."""
-    if key in INDEXED_META:
-        return INDEXED_META[key], []
+    """SQL for one metadata key (``_user`` is found through ``request_keys`` first)."""
     if not _META_KEY.match(key):
         raise QueryError(f"metadata.{key}: key must be 1-64 of [A-Za-z0-9_.-]")
     return "json_extract(metadata, ?)", [f'$."{key}"']
@@ -138,27 +155,69 @@ def parse_limit(text: str | None, default: int = 50) -> int:
 
 
 def list_sql(
-    f: LogFilter, *, limit: int, cursor: str | None = None, columns: tuple[str, ...] = LIST_COLUMNS
+    f: LogFilter, *, limit: int, cursor: str | int | None = None, bodies: bool = False
 ) -> tuple[str, list[Any]]:
     """Newest first; ``cursor`` is the last id of the previous page (ids sort by arrival)."""
     where, args = f.where()
-    if cursor:
+    if cursor is not None and cursor != "":
+        rid = parse_id(cursor) if isinstance(cursor, str) else cursor
+        if rid is None:
+            raise QueryError("cursor: expected the next_cursor of a previous page")
         where = (where + " AND " if where else " WHERE ") + "id < ?"
-        args.append(cursor)
+        args.append(rid)
+    columns = REQUEST_COLUMNS if bodies else LIST_COLUMNS
     return (
         f"SELECT {', '.join(columns)} FROM requests{where} ORDER BY id DESC LIMIT ?",
         args + [limit],
     )
 
 
-def row_dict(columns: tuple[str, ...], row: tuple) -> dict[str, Any]:
-    d = dict(zip(columns, row, strict=True))
-    if "metadata" in d:
-        d["metadata"] = msgspec.json.decode(d["metadata"]) if d["metadata"] else {}
-    for b in ("streamed", "complete", "tokens_estimated"):
-        if b in d:
-            d[b] = bool(d[b])
-    for b in ("request_body", "response_body"):
-        if isinstance(d.get(b), bytes):
-            d[b] = d[b].decode("utf-8", "replace")
-    return d
+def entry(row: tuple | list) -> LogEntry:
+    """A row of `LIST_COLUMNS` (+ the two bodies, when selected) → `LogEntry`."""
+    meta = _meta.decode(row[13]) if row[13] else {}
+    d = _detail.decode(row[14])
+    rid = row[0]
+    e = LogEntry(
+        id=format_id(rid),
+        trace_id=row[1],
+        span_id=d.span_id,
+        parent_span_id=d.parent_span_id,
+        span_name=d.span_name,
+        created_at=created_at(rid),
+        method=d.method,
+        path=d.path,
+        endpoint=row[4],
+        provider=row[2],
+        model=row[3],
+        target_path=d.target_path,
+        attempt_count=d.attempt_count,
+        retries=d.retries,
+        status=row[5],
+        latency_ms=row[6],
+        ttfb_ms=d.ttfb_ms,
+        cache_status=row[8],
+        cache_mode=d.cache_mode,
+        streamed=d.streamed,
+        complete=bool(row[7]),
+        prompt_tokens=row[9],
+        completion_tokens=row[10],
+        total_tokens=row[11],
+        tokens_estimated=d.tokens_estimated,
+        cost=row[12],
+        metadata=meta,
+        meta_user=meta_str(meta.get("_user")),
+        meta_organisation=meta_str(meta.get("_organisation")),
+        meta_environment=meta_str(meta.get("_environment")),
+        meta_prompt=meta_str(meta.get("_prompt")),
+        error=d.error,
+        bytes_in=d.bytes_in,
+        bytes_out=d.bytes_out,
+    )
+    if len(row) > 15:
+        e.request_body = _text(row[15])
+        e.response_body = _text(row[16])
+    return e
+
+
+def _text(b: bytes | str | None) -> str | None:
+    return b.decode("utf-8", "replace") if isinstance(b, bytes) else b

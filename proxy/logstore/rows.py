@@ -1,9 +1,17 @@
-"""One finished request → one ``requests`` row and its ``attempts`` rows (plain tuples).
+"""One finished request → one ``requests`` row, its ``request_keys`` text and its
+``attempts`` rows (plain tuples), in two steps:
 
-Runs on the event loop once per request, so it does little: no header is copied (that is how
-secrets stay out — Authorization, x-portkey-api-key, api-key, x-api-key and the config's
-api_key are simply never read), the request body is only peeked for ``model``, and the answer
-is decoded only for ``usage`` (see ``usage.py``).
+- `capture` runs on the event loop when the request is done: it copies the few values the
+  row needs out of the call, reply and outcome into one flat tuple (strings, bytes, numbers),
+  and nothing else. Keeping the request's own objects alive until the writer gets to them
+  would make every garbage collection walk them; a tuple of atoms costs the collector nothing.
+- `RowBuilder.build` runs in the log writer's thread, a batch at a time: model, usage, cost,
+  JSON encoding, ids.
+
+No header is copied but the three span headers (that is how secrets stay out —
+Authorization, x-portkey-api-key, api-key, x-api-key and the config's api_key are simply never
+read), the request body is only peeked for ``model``, and the answer is decoded only for
+``usage`` (see ``usage.py``).
 """
 
 from __future__ import annotations
@@ -18,7 +26,9 @@ import msgspec
 
 from proxy.jsonbody import peek
 from proxy.logstore import usage
+from proxy.logstore.models import Detail
 from proxy.logstore.prices import Prices
+from proxy.logstore.schema import ID_SHIFT, keys_of, meta_str
 from proxy.logstore.settings import LogSettings
 
 _encode = msgspec.json.encode
@@ -39,9 +49,15 @@ _SECRET_QUERY = re.compile(r"(?i)([?&](?:key|api[-_]?key|token|access_token|sig)
 _TARGET_STEP = re.compile(r"targets\[(\d+)\]")
 
 
-def new_id(arrival_ns: int) -> str:
-    """Sortable by arrival time; unique across processes (random start, then a counter)."""
-    return f"{arrival_ns:016x}{next(_counter) & 0xFFFFFFFF:08x}"
+_LOW = (1 << ID_SHIFT) - 1
+Built = tuple[tuple, str, list[tuple]]
+
+
+def new_id(arrival_ns: int) -> int:
+    """Sortable by arrival time (µs); the low bits are a per-process counter with a random
+    start. Two workers can still pick the same id (same µs, same low bits): the writer
+    notices the unique index's complaint and moves the later row to the next free id."""
+    return ((arrival_ns // 1000) << ID_SHIFT) | (next(_counter) & _LOW)
 
 
 def scrub_url(url: str) -> str:
@@ -61,8 +77,14 @@ def _leaf(config: Any, target_path: str) -> Any:
     return node
 
 
-def _model(call: Any, target_path: str | None) -> str | None:
-    node = _leaf(call.config, target_path) if target_path else call.config
+_PEEK = object()
+"""`capture`'s model hint when the body was not parsed: peek at it in the writer."""
+
+
+def _model_hint(call: Any, target_path: str | None) -> Any:
+    """The model from the answering target's ``override_params`` or the parsed body; `_PEEK`
+    when only the raw body can tell (the writer peeks at it)."""
+    node = _leaf(call.config, target_path) if target_path and "[" in target_path else call.config
     over = getattr(node, "override_params", None)
     if over and isinstance(over.get("model"), str):
         return over["model"]
@@ -70,7 +92,63 @@ def _model(call: Any, target_path: str | None) -> str | None:
     if isinstance(cached, dict):
         m = cached.get("model")
         return m if isinstance(m, str) else None
-    return peek(call.body).model
+    return _PEEK
+
+
+Captured = tuple
+"""What `capture` returns (see there for the order of the fields)."""
+
+
+def capture(call: Any, reply: Any, outcome: Any) -> Captured:
+    """The values of one finished request that its row needs, as one flat tuple."""
+    h = call.headers
+    if reply is not None:
+        rep = (
+            reply.target_path,
+            reply.provider,
+            reply.retries,
+            reply.ttfb_ms,
+            reply.cache_status,
+            reply.error,
+        )
+    else:
+        rep = None
+    return (
+        time.time_ns(),
+        call.trace_id,
+        h.get("x-portkey-span-id"),
+        h.get("x-portkey-parent-span-id"),
+        h.get("x-portkey-span-name"),
+        call.method,
+        call.path,
+        call.endpoint,
+        getattr(call.config, "provider", None),
+        call.body,
+        call.metadata or None,
+        call.cache.mode if call.cache is not None else None,
+        _model_hint(call, reply.target_path if reply is not None else None),
+        tuple(
+            (
+                a.target_path,
+                a.provider,
+                a.url,
+                a.status,
+                a.latency_ms,
+                a.ttfb_ms,
+                a.error,
+                a.started_at,
+            )
+            for a in call.attempts
+        ),
+        rep,
+        outcome.status,
+        outcome.latency_ms,
+        outcome.streamed,
+        outcome.complete,
+        outcome.error,
+        outcome.stream_tail if outcome.streamed else outcome.body,
+        outcome.bytes_out,
+    )
 
 
 class RowBuilder:
@@ -86,90 +164,95 @@ class RowBuilder:
             return data[: self.limit]
         return data
 
-    def build(self, call: Any, reply: Any, outcome: Any) -> tuple[tuple, list[tuple]]:
-        now_ns = time.time_ns()
-        arrival_ns = now_ns - int(outcome.latency_ms * 1_000_000)
-        rid = new_id(arrival_ns)
-        target_path = reply.target_path if reply is not None else None
-        provider = (reply.provider if reply is not None else "") or getattr(
-            call.config, "provider", None
-        )
-        model = _model(call, target_path)
+    def build(self, call: Any, reply: Any, outcome: Any) -> Built:
+        """`capture` and `build_captured` in one go (tests, tools)."""
+        return self.build_captured(capture(call, reply, outcome))
+
+    def build_captured(self, cap: Captured) -> Built:
+        (
+            now_ns,
+            trace_id,
+            span_id,
+            parent_span_id,
+            span_name,
+            method,
+            path,
+            endpoint,
+            config_provider,
+            body,
+            meta,
+            cache_mode,
+            hint,
+            attempts_in,
+            rep,
+            status,
+            latency_ms,
+            streamed,
+            complete,
+            error,
+            answer,
+            bytes_out,
+        ) = cap
+        rid = new_id(now_ns - int(latency_ms * 1_000_000))
+        if rep is not None:
+            target_path, provider, retries, ttfb_ms, cache_status, rep_error = rep
+        else:
+            target_path = provider = ttfb_ms = cache_status = rep_error = None
+            retries = 0
+        provider = provider or config_provider
+        model = peek(body).model if hint is _PEEK else hint
         tokens = usage.NONE
-        ok = 200 <= outcome.status < 300
-        if ok and (call.endpoint in _TOKEN_ENDPOINTS or call.path.endswith(_TOKEN_PATHS)):
-            if outcome.streamed:
-                tokens = usage.from_stream(outcome.stream_tail, outcome.bytes_out, len(call.body))
+        if 200 <= status < 300 and (endpoint in _TOKEN_ENDPOINTS or path.endswith(_TOKEN_PATHS)):
+            if streamed:
+                tokens = usage.from_stream(answer, bytes_out, len(body))
             else:
-                tokens = usage.from_body(outcome.body, len(call.body))
+                tokens = usage.from_body(answer, len(body))
         model = model or tokens.model
-        cache_status = reply.cache_status if reply is not None else None
         if cache_status in _HITS:
             cost = 0.0 if tokens.total is not None else None
         else:
             cost = self.prices.cost(
                 provider, tokens.model or model, tokens.prompt, tokens.completion
             )
-        meta = call.metadata or {}
-        h = call.headers
-        error = outcome.error or (reply.error if reply is not None else None)
+        user = meta_str(meta.get("_user")) if meta else None
+        detail = Detail(
+            span_id=span_id,
+            parent_span_id=parent_span_id,
+            span_name=span_name,
+            method=method,
+            path=path,
+            target_path=target_path,
+            attempt_count=len(attempts_in),
+            retries=retries,
+            ttfb_ms=ttfb_ms,
+            cache_mode=cache_mode,
+            streamed=streamed,
+            tokens_estimated=tokens.estimated,
+            error=error or rep_error,
+            bytes_in=len(body),
+            bytes_out=bytes_out,
+        )
         row = (
             rid,
-            call.trace_id,
-            h.get("x-portkey-span-id"),
-            h.get("x-portkey-parent-span-id"),
-            h.get("x-portkey-span-name"),
-            arrival_ns / 1e9,
-            call.method,
-            call.path,
-            call.endpoint,
+            trace_id,
             provider or None,
             model,
-            target_path,
-            len(call.attempts),
-            reply.retries if reply is not None else 0,
-            outcome.status,
-            outcome.latency_ms,
-            reply.ttfb_ms if reply is not None else None,
+            endpoint,
+            status,
+            latency_ms,
+            int(complete),
             cache_status,
-            call.cache.mode if call.cache is not None else None,
-            int(outcome.streamed),
-            int(outcome.complete),
             tokens.prompt,
             tokens.completion,
             tokens.total,
-            int(tokens.estimated),
             cost,
             _encode(meta).decode() if meta else None,
-            _s(meta.get("_user")),
-            _s(meta.get("_organisation")),
-            _s(meta.get("_environment")),
-            _s(meta.get("_prompt")),
-            error,
-            len(call.body),
-            outcome.bytes_out,
-            self._body(call.body),
-            self._body(outcome.stream_tail if outcome.streamed else outcome.body),
+            _encode(detail).decode(),
+            self._body(body),
+            self._body(answer),
         )
         attempts = [
-            (
-                rid,
-                i,
-                a.target_path,
-                a.provider,
-                scrub_url(a.url),
-                a.status,
-                a.latency_ms,
-                a.ttfb_ms,
-                a.error,
-                a.started_at,
-            )
-            for i, a in enumerate(call.attempts)
+            (rid, i, a[0], a[1], scrub_url(a[2]), a[3], a[4], a[5], a[6], a[7])
+            for i, a in enumerate(attempts_in)
         ]
-        return row, attempts
-
-
-def _s(v: Any) -> str | None:
-    if v is None:
-        return None
-    return v if isinstance(v, str) else _encode(v).decode()
+        return row, keys_of(trace_id, user), attempts

@@ -2,62 +2,33 @@
 
 Each migration is a script run once, in order, inside one transaction; the version number is
 the count of migrations applied. Never edit a shipped migration: append a new one.
+
+Since v2 a row is written as cheaply as SQLite allows, because every request pays for it:
+
+- ``requests`` is a rowid table filled in insertion order (appends only). Its ``id`` is the
+  arrival time in microseconds shifted left 10 bits, plus a per-process counter: it sorts by
+  arrival, ``created_at`` is derived from it, and a time range is an ``id`` range on the
+  ``requests_id`` index, which grows almost only at its right edge too.
+- Columns exist for what filters and analytics read; the rest of a row (spans, method, path,
+  retries, ttfb, error, byte counts …) is one JSON object in ``detail``.
+- Trace ids and ``metadata._user`` are looked up through ``request_keys``, an FTS5 index of
+  one short hash token per key (``t`` + crc32 of the trace id, ``u`` + crc32 of the user).
+  A B-tree index on random keys dirties one page per row once it outgrows the cache — that
+  was most of the cost of logging; FTS5 writes each batch's tokens as one new segment and
+  merges segments in the background of later writes. Queries match the token, then compare
+  the real value (a hash can collide).
 """
 
 from __future__ import annotations
 
+import math
 import sqlite3
+import zlib
+from typing import Any
 
-REQUEST_COLUMNS = (
-    "id",
-    "trace_id",
-    "span_id",
-    "parent_span_id",
-    "span_name",
-    "created_at",
-    "method",
-    "path",
-    "endpoint",
-    "provider",
-    "model",
-    "target_path",
-    "attempt_count",
-    "retries",
-    "status",
-    "latency_ms",
-    "ttfb_ms",
-    "cache_status",
-    "cache_mode",
-    "streamed",
-    "complete",
-    "prompt_tokens",
-    "completion_tokens",
-    "total_tokens",
-    "tokens_estimated",
-    "cost",
-    "metadata",
-    "meta_user",
-    "meta_organisation",
-    "meta_environment",
-    "meta_prompt",
-    "error",
-    "bytes_in",
-    "bytes_out",
-    "request_body",
-    "response_body",
-)
-ATTEMPT_COLUMNS = (
-    "request_id",
-    "seq",
-    "target_path",
-    "provider",
-    "url",
-    "status",
-    "latency_ms",
-    "ttfb_ms",
-    "error",
-    "started_at",
-)
+import msgspec
+
+from proxy.sqlite import configure_sync
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -102,23 +73,172 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX feedback_trace ON feedback(trace_id);
     """,
+    # v2: integer ids, rarely filtered fields in one JSON column, hash-token key index.
+    """
+    CREATE TABLE requests_v2 (
+        id INTEGER NOT NULL,            -- arrival µs << 10 | counter (see the module docstring)
+        trace_id TEXT NOT NULL,
+        provider TEXT, model TEXT, endpoint TEXT,
+        status INTEGER NOT NULL, latency_ms REAL NOT NULL, complete INTEGER NOT NULL,
+        cache_status TEXT,
+        prompt_tokens INTEGER, completion_tokens INTEGER, total_tokens INTEGER, cost REAL,
+        metadata TEXT,                  -- JSON object from x-portkey-metadata
+        detail TEXT NOT NULL,           -- JSON object: everything else (models.Detail)
+        request_body BLOB, response_body BLOB
+    );
+    INSERT INTO requests_v2 (
+        rowid, id, trace_id, provider, model, endpoint, status, latency_ms, complete,
+        cache_status, prompt_tokens, completion_tokens, total_tokens, cost, metadata, detail,
+        request_body, response_body
+    )
+        SELECT rowid,
+               (CAST(created_at * 1000000 AS INTEGER) << 10)
+                   | (ROW_NUMBER() OVER (
+                          PARTITION BY CAST(created_at * 1000000 AS INTEGER) ORDER BY rowid
+                      ) - 1),
+               trace_id, provider, model, endpoint, status, latency_ms, complete, cache_status,
+               prompt_tokens, completion_tokens, total_tokens, cost, metadata,
+               json_object(
+                   'span_id', span_id, 'parent_span_id', parent_span_id,
+                   'span_name', span_name, 'method', method, 'path', path,
+                   'target_path', target_path, 'attempt_count', attempt_count,
+                   'retries', retries, 'ttfb_ms', ttfb_ms, 'cache_mode', cache_mode,
+                   'streamed', json(CASE WHEN streamed THEN 'true' ELSE 'false' END),
+                   'tokens_estimated',
+                   json(CASE WHEN tokens_estimated THEN 'true' ELSE 'false' END),
+                   'error', error, 'bytes_in', bytes_in, 'bytes_out', bytes_out
+               ),
+               request_body, response_body
+        FROM requests ORDER BY rowid;
+    CREATE TABLE attempts_v2 (
+        request_id INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        target_path TEXT, provider TEXT, url TEXT,
+        status INTEGER, latency_ms REAL, ttfb_ms REAL, error TEXT, started_at REAL,
+        PRIMARY KEY (request_id, seq)
+    ) WITHOUT ROWID;
+    INSERT INTO attempts_v2
+        SELECT n.id, a.seq, a.target_path, a.provider, a.url, a.status, a.latency_ms,
+               a.ttfb_ms, a.error, a.started_at
+        FROM attempts a
+        JOIN requests o ON o.id = a.request_id
+        JOIN requests_v2 n ON n.rowid = o.rowid;
+    CREATE VIRTUAL TABLE request_keys USING fts5(k, content='', detail=none, tokenize='ascii');
+    INSERT INTO request_keys (rowid, k)
+        SELECT id, lockgate_keys(trace_id, metadata) FROM requests_v2;
+    DROP TABLE attempts;
+    DROP TABLE requests;
+    ALTER TABLE requests_v2 RENAME TO requests;
+    ALTER TABLE attempts_v2 RENAME TO attempts;
+    CREATE UNIQUE INDEX requests_id ON requests(id);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
+
+REQUEST_COLUMNS = (
+    "id",
+    "trace_id",
+    "provider",
+    "model",
+    "endpoint",
+    "status",
+    "latency_ms",
+    "complete",
+    "cache_status",
+    "prompt_tokens",
+    "completion_tokens",
+    "total_tokens",
+    "cost",
+    "metadata",
+    "detail",
+    "request_body",
+    "response_body",
+)
+"""The stored columns of ``requests`` (v2), in the order the writer binds them."""
+ATTEMPT_COLUMNS = (
+    "request_id",
+    "seq",
+    "target_path",
+    "provider",
+    "url",
+    "status",
+    "latency_ms",
+    "ttfb_ms",
+    "error",
+    "started_at",
+)
+ID_SHIFT = 10
+"""``id = arrival_µs << ID_SHIFT | counter``."""
+_json_get = msgspec.json.Decoder(dict[str, Any])
+
+
+def id_at(t: float) -> int:
+    """The smallest id of a request that arrived at or after unix time ``t``."""
+    return max(0, math.ceil(t * 1_000_000)) << ID_SHIFT
+
+
+def created_at(rid: int) -> float:
+    return (rid >> ID_SHIFT) / 1_000_000
+
+
+def format_id(rid: int) -> str:
+    """The id as the API shows it: 16 hex digits, which sort like the numbers."""
+    return f"{rid:016x}"
+
+
+def parse_id(text: str) -> int | None:
+    if len(text) != 16:
+        return None
+    try:
+        return int(text, 16)
+    except ValueError:
+        return None
+
+
+def trace_key(trace_id: str) -> str:
+    return f"t{zlib.crc32(trace_id.encode('utf-8', 'surrogatepass')):08x}"
+
+
+def user_key(user: str) -> str:
+    return f"u{zlib.crc32(user.encode('utf-8', 'surrogatepass')):08x}"
+
+
+def meta_str(v: Any) -> str | None:
+    """A metadata value as text (what ``meta_user`` & co. show): JSON unless a string."""
+    if v is None:
+        return None
+    return v if isinstance(v, str) else msgspec.json.encode(v).decode()
+
+
+def keys_of(trace_id: str, user: str | None) -> str:
+    """The ``request_keys`` text of one request."""
+    if user is None:
+        return trace_key(trace_id)
+    return f"{trace_key(trace_id)} {user_key(user)}"
+
+
+def stored_keys(trace_id: str, metadata: str | None) -> str:
+    user = None
+    if metadata:
+        try:
+            user = meta_str(_json_get.decode(metadata).get("_user"))
+        except msgspec.DecodeError:
+            pass
+    return keys_of(trace_id, user)
 
 
 def configure(conn: sqlite3.Connection) -> None:
     """Per-connection settings. WAL lets readers (API, CLI) run beside the writer;
     synchronous=NORMAL is durable across crashes of the process, and a power cut can lose
     only the last commits, never corrupt the file."""
-    conn.execute("PRAGMA busy_timeout=5000")
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
+    configure_sync(conn)
 
 
 def migrate(conn: sqlite3.Connection) -> int:
     """Bring the file up to ``SCHEMA_VERSION``; returns the version found before."""
     found = conn.execute("PRAGMA user_version").fetchone()[0]
+    conn.create_function("lockgate_keys", 2, stored_keys, deterministic=True)
     if found > SCHEMA_VERSION:
         raise RuntimeError(
             f"log store schema v{found} is newer than this build (v{SCHEMA_VERSION})"

@@ -27,7 +27,7 @@ class LogSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     queue_size: Annotated[int, Meta(ge=1)] = 10000
     """Rows waiting for the writer; when full, recording awaits (push back), never drops."""
     batch_size: Annotated[int, Meta(ge=1)] = 500
-    linger_ms: Annotated[float, Meta(ge=0)] = 25.0
+    linger_ms: Annotated[float, Meta(ge=0)] = 100.0
     """How long the writer waits for a batch to fill before writing what it has: fewer, larger
     transactions under load (the cost of logging is per batch, not per row)."""
     retention_days: Annotated[float, Meta(gt=0)] | None = None

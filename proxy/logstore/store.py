@@ -3,6 +3,10 @@
 Two SQLite connections (WAL): one owned by the writer task (request rows, batched), one for the
 API and CLI-style reads plus feedback writes, which are few and must be committed before the
 200 goes out. Migrations run once, in a thread, before either connection opens.
+
+On the request path, recording is `rows.capture` (a flat tuple of the row's raw values) and
+one append to the writer's queue (or an await when it is full); the row itself is built
+later, in the writer's thread (see ``writer.py``).
 """
 
 from __future__ import annotations
@@ -28,13 +32,16 @@ from proxy.logstore.models import (
     LogPage,
 )
 from proxy.logstore.prices import Prices
-from proxy.logstore.query import LIST_COLUMNS, LogFilter, list_sql, row_dict
-from proxy.logstore.rows import RowBuilder
-from proxy.logstore.schema import REQUEST_COLUMNS, migrate, open_sync
+from proxy.logstore.query import LogFilter, entry, list_sql
+from proxy.logstore.rows import RowBuilder, capture
+from proxy.logstore.schema import REQUEST_COLUMNS, migrate, open_sync, parse_id
 from proxy.logstore.settings import LogSettings
 from proxy.logstore.writer import LogWriter
+from proxy.sqlite import open_sqlite
 
 log = logging.getLogger("lockgate.logstore")
+WRITER_PRAGMAS = ("cache_size=-16000",)
+"""16 MB of page cache for the writer: the hot right edges of the tables and indexes."""
 _ATTEMPTS = (
     "SELECT seq, target_path, provider, url, status, latency_ms, ttfb_ms, error, "
     "started_at FROM attempts WHERE request_id = ? ORDER BY seq"
@@ -42,19 +49,21 @@ _ATTEMPTS = (
 
 
 class LogRecorder:
-    """The gateway's `Recorder` for logs: builds the row, queues it (awaits when full)."""
+    """The gateway's `Recorder` for logs: queues the finished request (awaits when full)."""
 
     def __init__(self, builder: RowBuilder, writer: LogWriter) -> None:
-        self._build = builder.build
+        self.builder = builder
+        self._offer = writer.offer
         self._put = writer.put
 
     async def record(self, call: Any, reply: Any, outcome: Any) -> None:
         try:
-            item = self._build(call, reply, outcome)
+            item = capture(call, reply, outcome)
         except Exception:  # a bug in logging must not break the gateway's answer
-            log.exception("could not build the log row for trace %s", call.trace_id)
+            log.exception("could not capture the log row for trace %s", call.trace_id)
             return
-        await self._put(item)
+        if not self._offer(item):
+            await self._put(item)
 
 
 def _prepare(path: str) -> None:
@@ -65,11 +74,8 @@ def _prepare(path: str) -> None:
         conn.close()
 
 
-async def _connect(path: str) -> aiosqlite.Connection:
-    conn = await aiosqlite.connect(path, isolation_level=None)
-    for pragma in ("busy_timeout=5000", "journal_mode=WAL", "synchronous=NORMAL"):
-        await conn.execute(f"PRAGMA {pragma}")
-    return conn
+async def _connect(path: str, *pragmas: str) -> aiosqlite.Connection:
+    return await open_sqlite(path, *pragmas, isolation_level=None)
 
 
 class LogStore:
@@ -84,16 +90,16 @@ class LogStore:
         self.settings = settings
         self._conn = conn
         self._wconn = writer_conn
+        builder = RowBuilder(settings, Prices.from_settings(settings))
         self.writer = LogWriter(
             writer_conn,
+            builder.build_captured,
             queue_size=settings.queue_size,
             batch_size=settings.batch_size,
             retention_days=settings.retention_days,
             linger_ms=settings.linger_ms,
         )
-        self.recorder = LogRecorder(
-            RowBuilder(settings, Prices.from_settings(settings)), self.writer
-        )
+        self.recorder = LogRecorder(builder, self.writer)
         self._closed = False
         self._fb_lock = asyncio.Lock()  # one feedback transaction at a time on ``_conn``
 
@@ -103,7 +109,7 @@ class LogStore:
         path = str(path)
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         await asyncio.to_thread(_prepare, path)
-        wconn = await _connect(path)
+        wconn = await _connect(path, *WRITER_PRAGMAS)
         conn = await _connect(path)
         store = cls(path, settings, wconn, conn)
         store.writer.start()
@@ -130,38 +136,40 @@ class LogStore:
     async def list(self, f: LogFilter, *, limit: int = 50, cursor: str | None = None) -> LogPage:
         sql, args = list_sql(f, limit=limit + 1, cursor=cursor)
         rows = await self._conn.execute_fetchall(sql, args)
-        entries = [LogEntry(**row_dict(LIST_COLUMNS, r)) for r in rows[:limit]]
+        entries = [entry(r) for r in rows[:limit]]
         more = len(rows) > limit
         return LogPage(
             data=entries, has_more=more, next_cursor=entries[-1].id if more and entries else None
         )
 
     async def get(self, rid: str) -> LogEntry | None:
+        num = parse_id(rid)
+        if num is None:
+            return None
         rows = await self._conn.execute_fetchall(
-            f"SELECT {', '.join(REQUEST_COLUMNS)} FROM requests WHERE id = ?", [rid]
+            f"SELECT {', '.join(REQUEST_COLUMNS)} FROM requests WHERE id = ?", [num]
         )
         if not rows:
             return None
-        entry = LogEntry(**row_dict(REQUEST_COLUMNS, rows[0]))
-        att = await self._conn.execute_fetchall(_ATTEMPTS, [rid])
-        entry.attempts = [
+        e = entry(rows[0])
+        att = await self._conn.execute_fetchall(_ATTEMPTS, [num])
+        e.attempts = [
             AttemptEntry(**dict(zip(AttemptEntry.__struct_fields__, a, strict=True))) for a in att
         ]
-        entry.feedback = await self.feedback_for(entry.trace_id)
-        return entry
+        e.feedback = await self.feedback_for(e.trace_id)
+        return e
 
     async def pages(
         self, f: LogFilter, *, bodies: bool = False, page: int = 1000
     ) -> AsyncIterator[list[LogEntry]]:
         """Every matching row, newest first, a page at a time (for streamed export)."""
-        cols = REQUEST_COLUMNS if bodies else LIST_COLUMNS
         cursor = None
         while True:
-            sql, args = list_sql(f, limit=page, cursor=cursor, columns=cols)
+            sql, args = list_sql(f, limit=page, cursor=cursor, bodies=bodies)
             rows = await self._conn.execute_fetchall(sql, args)
             if not rows:
                 return
-            yield [LogEntry(**row_dict(cols, r)) for r in rows]
+            yield [entry(r) for r in rows]
             if len(rows) < page:
                 return
             cursor = rows[-1][0]

@@ -189,3 +189,9 @@ async def test_cleanup_ctx_opens_and_drains(tmp_path, aiohttp_client):
     await client.close()
     conn = sqlite3.connect(store.path)
     assert conn.execute("SELECT COUNT(*) FROM requests").fetchone()[0] == 50
+
+
+async def test_bad_cursor_and_id_are_client_errors(client):
+    body = await get_json(client, "/v1/logs?cursor=zzz", status=400)
+    assert body["message"].startswith("cursor:")
+    await get_json(client, "/v1/logs/0000000000000000", status=404)

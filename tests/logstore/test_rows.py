@@ -13,8 +13,9 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from proxy.config import Target
 from proxy.logstore import LogFilter, LogSettings, Price
 from proxy.logstore.prices import Prices
+from proxy.logstore.query import entry
 from proxy.logstore.rows import RowBuilder, scrub_url
-from proxy.logstore.schema import REQUEST_COLUMNS
+from proxy.logstore.schema import REQUEST_COLUMNS, trace_key, user_key
 
 from .conftest import answer, make_call, make_outcome, make_reply, record
 
@@ -25,10 +26,14 @@ def builder(**kw) -> RowBuilder:
 
 
 def build(call=None, reply=None, outcome=None, **kw) -> dict:
-    row, attempts = builder(**kw).build(
+    """The row as the API shows it (``entry``), plus the stored tuple's raw columns under
+    ``_row``, the key text under ``_keys`` and the attempt tuples under ``_attempts``."""
+    row, keys, attempts = builder(**kw).build(
         call or make_call(), reply or make_reply(), outcome or make_outcome()
     )
-    d = dict(zip(REQUEST_COLUMNS, row, strict=True))
+    d = msgspec.structs.asdict(entry(row))
+    d["_row"] = dict(zip(REQUEST_COLUMNS, row, strict=True))
+    d["_keys"] = keys
     d["_attempts"] = attempts
     return d
 
@@ -93,10 +98,10 @@ def test_no_tokens_for_errors_and_failed_requests():
         ),
     )
     assert d["total_tokens"] is None and d["cost"] is None and d["error"] == "upstream 500"
-    row, _ = builder().build(
+    row, _, _ = builder().build(
         make_call(), None, make_outcome(status=400, body=b"{}", error="bad config")
     )
-    d = dict(zip(REQUEST_COLUMNS, row, strict=True))
+    d = msgspec.structs.asdict(entry(row))
     assert d["provider"] == "openai" and d["status"] == 400 and d["target_path"] is None
 
 
@@ -156,21 +161,23 @@ def test_spans_metadata_and_attempts():
         "prod",
         "p9",
     )
-    assert msgspec.json.decode(d["metadata"])["team"] == "search"
+    assert d["metadata"]["team"] == "search"
     assert d["attempt_count"] == 3 and d["retries"] == 2
     assert [a[5] for a in d["_attempts"]] == [500, 500, 200]
+    assert d["_keys"] == f"{trace_key(call.trace_id)} {user_key('u1')}"
 
 
 @pytest.mark.parametrize(("mode", "want"), [("off", None), ("truncated", 10), ("full", None)])
 def test_body_setting(mode, want):
     call = make_call()
     d = build(call=call, bodies=mode, body_limit=10)
+    row = d["_row"]
     if mode == "off":
-        assert d["request_body"] is None and d["response_body"] is None
+        assert row["request_body"] is None and row["response_body"] is None
     elif mode == "truncated":
-        assert d["request_body"] == call.body[:10] and len(d["response_body"]) == 10
+        assert row["request_body"] == call.body[:10] and len(row["response_body"]) == 10
     else:
-        assert d["request_body"] == call.body and d["response_body"] == answer()
+        assert row["request_body"] == call.body and row["response_body"] == answer()
 
 
 def test_key_like_query_values_are_scrubbed_from_urls():

@@ -95,22 +95,25 @@ async def test_transient_write_error_is_retried_not_dropped(open_logs):
 
 async def test_a_row_sqlite_rejects_is_skipped_alone(open_logs):
     store = await open_logs(batch_size=10)
-    real_build = store.recorder._build
+    real_build = store.writer._build
     n = 0
 
-    def build(call, reply, outcome):
+    def build(captured):
         nonlocal n
         n += 1
-        row, attempts = real_build(call, reply, outcome)
+        row, keys, attempts = real_build(captured)
         if n == 3:
             row = (row[0], None, *row[2:])  # trace_id NOT NULL
-        return row, attempts
+        if n == 5:
+            raise RuntimeError("a bug in building one row")
+        return row, keys, attempts
 
-    store.recorder._build = build  # type: ignore[method-assign]
-    for _ in range(6):
+    store.writer._build = build  # type: ignore[method-assign]
+    for _ in range(7):
         await record(store)
     await store.close()
     assert count(store.path) == 5
+    assert store.writer.failures == 2
 
 
 async def test_reopen_keeps_rows_and_schema(open_logs):
