@@ -19,10 +19,14 @@ from proxy.app import create_app
 from proxy.settings import Settings
 
 log = logging.getLogger("lockgate")
+SWITCH_INTERVAL_S = 0.0005
 
 
 def serve_one(settings: Settings, *, reuse_port: bool) -> None:
     os.makedirs(settings.data_dir, exist_ok=True)
+    # Background threads (the log writer, the cache's SQLite and FAISS threads) run Python too;
+    # with the default 5 ms GIL switch interval a request can wait that long behind them.
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     app = create_app(settings)
     uvloop.install()
     web.run_app(
