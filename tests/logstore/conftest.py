@@ -1,5 +1,5 @@
-"""Fakes of what the core hands to recorders: real `Call`/`Reply`/`Outcome` structs with no
-live request behind them, and an `Attempt` shaped like ``proxy.upstream.Attempt``."""
+"""Fakes of what the core hands to recorders: real `Call`/`Reply`/`Outcome`/`Attempt` structs
+with no live request behind them."""
 
 from __future__ import annotations
 
@@ -14,18 +14,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from proxy.chain import Call, Outcome, Reply
 from proxy.config import CacheConfig, Target
 from proxy.logstore import LogSettings, open_store
-
-
-class Attempt(msgspec.Struct, kw_only=True):
-    target_path: str
-    provider: str
-    url: str
-    status: int
-    latency_ms: float
-    ttfb_ms: float | None = None
-    error: str | None = None
-    started_at: float = 0.0
-
+from proxy.upstream import Attempt
 
 _seq = itertools.count()
 
