@@ -9,9 +9,9 @@ folded into the resulting config tree so strategies see one structure.
 from __future__ import annotations
 
 import functools
+import os
 import re
 import time
-import uuid
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -67,7 +67,7 @@ def new_call(request: web.Request, started: float) -> Call:
         endpoint=_ENDPOINTS.get(path, "proxy"),
         body=b"",
         headers=request.headers,
-        trace_id=request.headers.get("x-portkey-trace-id") or uuid.uuid4().hex,
+        trace_id=request.headers.get("x-portkey-trace-id") or os.urandom(16).hex(),
         config=_EMPTY,
         started=started,
     )
