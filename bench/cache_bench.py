@@ -154,8 +154,8 @@ class _NoEmbedder:
 
 
 def run(quiet: bool = False) -> dict[str, Any]:
-    from cache.layer import embed_threads
     from cache.settings import CacheSettings
+    from cache.startup import embed_threads
 
     default = embed_threads(CacheSettings())  # 1
     out = {

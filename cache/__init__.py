@@ -4,7 +4,8 @@ Public API: `open_cache` (start-up) → `CacheService` (``.layer``, ``.stats()``
 ``.close()``), configured by `CacheSettings`.
 """
 
-from cache.layer import CacheService, open_cache
+from cache.layer import CacheService
 from cache.settings import CacheSettings
+from cache.startup import open_cache
 
 __all__ = ["CacheService", "CacheSettings", "open_cache"]

@@ -271,3 +271,14 @@ def _dump(index: faiss.Index) -> tuple[np.ndarray, np.ndarray]:
         else np.zeros((0, index.d), np.float32)
     )
     return ids, np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+def add_stored(index: SemanticIndex, rows: list[tuple[int, str, bytes]]) -> None:
+    """Add (id, scope, float32 vector bytes) rows from the store, grouped by scope."""
+    by_scope: dict[str, tuple[list[int], list[np.ndarray]]] = {}
+    for entry_id, scope, blob in rows:
+        ids, vecs = by_scope.setdefault(scope, ([], []))
+        ids.append(entry_id)
+        vecs.append(np.frombuffer(blob, dtype=np.float32))
+    for scope, (ids, vecs) in by_scope.items():
+        index.add_many(scope, ids, np.stack(vecs))
