@@ -39,11 +39,12 @@ import numpy as np
 
 from cache import guard, keys
 from cache.embedder import Embedder, EmbedderError
+from cache.entries import Entry, Removed, keep_headers, new_id
 from cache.prompt import Prompt, semantic_prompt
 from cache.semantic_index import SemanticIndex, add_stored
 from cache.settings import CacheSettings
 from cache.sse import StreamAssembler, replay_events
-from cache.store import Entry, EntryStore, Removed, keep_headers, new_id
+from cache.store import EntryStore
 from proxy.chain import Call, Next, Reply
 from proxy.tasks import spawn
 

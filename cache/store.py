@@ -19,99 +19,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import secrets
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import aiosqlite
-import msgspec
 
+from cache.entries import (
+    COLUMNS,
+    SCHEMA,
+    Entry,
+    Removed,
+    StoreStats,
+    encode_headers,
+    row_entry,
+)
 from proxy.sqlite import open_sqlite
 from proxy.tasks import spawn
 
 log = logging.getLogger("lockgate.cache")
-
-KEPT_HEADERS = frozenset({"content-type"})
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS cache_entries (
-    id        INTEGER PRIMARY KEY,
-    key       TEXT    NOT NULL UNIQUE,
-    namespace TEXT    NOT NULL,
-    scope     TEXT,
-    created   REAL    NOT NULL,
-    expires   REAL    NOT NULL,
-    last_used REAL    NOT NULL,
-    size      INTEGER NOT NULL,
-    status    INTEGER NOT NULL,
-    provider  TEXT    NOT NULL DEFAULT '',
-    headers   BLOB    NOT NULL,
-    body      BLOB    NOT NULL,
-    prompt    TEXT,
-    vector    BLOB
-);
-CREATE INDEX IF NOT EXISTS cache_entries_expires ON cache_entries (expires);
-CREATE INDEX IF NOT EXISTS cache_entries_last_used ON cache_entries (last_used);
-CREATE INDEX IF NOT EXISTS cache_entries_namespace ON cache_entries (namespace);
-CREATE INDEX IF NOT EXISTS cache_entries_created ON cache_entries (created);
-"""
-_COLUMNS = (
-    "id, key, namespace, scope, created, expires, last_used, size, status, provider, "
-    "headers, body, prompt, vector"
-)
-
-
-class Entry(msgspec.Struct, kw_only=True):
-    """One stored answer. ``vector`` (float32 bytes) and ``prompt`` only for semantic entries."""
-
-    id: int
-    key: str
-    namespace: str
-    scope: str | None = None
-    created: float
-    expires: float
-    last_used: float
-    status: int
-    provider: str = ""
-    headers: list[tuple[str, str]]
-    body: bytes
-    prompt: str | None = None
-    vector: bytes | None = None
-
-    @property
-    def size(self) -> int:
-        return len(self.body) + len(self.prompt or "") + len(self.vector or b"") + 200
-
-
-class StoreStats(msgspec.Struct, kw_only=True):
-    entries: int
-    bytes: int
-    memory_entries: int
-    memory_bytes: int
-    pending_writes: int
-    evicted: int
-    expired: int
-
-
-def keep_headers(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
-    """The answer headers worth replaying: the content type. Rate-limit, request-id and auth
-    headers describe one upstream call and must not be served again."""
-    return [(str(k), str(v)) for k, v in headers if k.lower() in KEPT_HEADERS]
-
-
-def new_id() -> int:
-    """A random positive int64: unique across worker processes writing the same file."""
-    return secrets.randbits(62) + 1
-
-
-_encode_headers = msgspec.json.Encoder().encode
-_decode_headers = msgspec.json.Decoder(list[tuple[str, str]]).decode
-
-Removed = list[tuple[int, str | None]]
-"""(id, scope) of entries that left the store, for the semantic index."""
 
 
 class EntryStore:
@@ -161,7 +88,7 @@ class EntryStore:
     ) -> EntryStore:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         db = await open_sqlite(str(path))
-        await db.executescript(_SCHEMA)
+        await db.executescript(SCHEMA)
         await db.commit()
         store = cls(
             db,
@@ -221,12 +148,12 @@ class EntryStore:
     async def _select_fresh(self, column: str, value: object, now: float) -> Entry | None:
         """The stored entry whose ``column`` (``key`` or ``id``) is ``value``, unless expired."""
         async with self._db.execute(
-            f"SELECT {_COLUMNS} FROM cache_entries WHERE {column} = ?", (value,)
+            f"SELECT {COLUMNS} FROM cache_entries WHERE {column} = ?", (value,)
         ) as cur:
             row = await cur.fetchone()
         if row is None:
             return None
-        e = _row_entry(row)
+        e = row_entry(row)
         return e if e.expires > now else None
 
     async def vectors(self, now: float | None = None) -> list[tuple[int, str, bytes]]:
@@ -304,7 +231,7 @@ class EntryStore:
 
     async def _write(self, rows: list[Entry]) -> None:
         await self._db.executemany(
-            f"INSERT OR REPLACE INTO cache_entries ({_COLUMNS}) "
+            f"INSERT OR REPLACE INTO cache_entries ({COLUMNS}) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 (
@@ -318,7 +245,7 @@ class EntryStore:
                     e.size,
                     e.status,
                     e.provider,
-                    _encode_headers(e.headers),
+                    encode_headers(e.headers),
                     e.body,
                     e.prompt,
                     e.vector,
@@ -466,21 +393,3 @@ class EntryStore:
         e = self._mem.pop(key, None)
         if e is not None:
             self._mem_bytes -= e.size
-
-
-def _row_entry(row: Any) -> Entry:
-    return Entry(
-        id=row[0],
-        key=row[1],
-        namespace=row[2],
-        scope=row[3],
-        created=row[4],
-        expires=row[5],
-        last_used=row[6],
-        status=row[8],
-        provider=row[9],
-        headers=_decode_headers(row[10]),
-        body=bytes(row[11]),
-        prompt=row[12],
-        vector=None if row[13] is None else bytes(row[13]),
-    )

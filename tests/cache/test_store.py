@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import time
 
-from cache.store import Entry, EntryStore, keep_headers, new_id
+from cache.entries import Entry, keep_headers, new_id
+from cache.store import EntryStore
 
 
 def entry(
