@@ -38,13 +38,15 @@ import msgspec
 import numpy as np
 
 from cache import guard, keys
+from cache.counters import Counters, percentiles
 from cache.embedder import Embedder, EmbedderError
 from cache.entries import Entry, Removed, keep_headers, new_id
 from cache.prompt import Prompt, semantic_prompt
 from cache.semantic_index import SemanticIndex, add_stored
 from cache.settings import CacheSettings
-from cache.sse import StreamAssembler, replay_events
+from cache.sse import replay_events
 from cache.store import EntryStore
+from cache.stream_tee import StoreTee
 from proxy.chain import Call, Next, Reply
 from proxy.tasks import spawn
 
@@ -86,22 +88,6 @@ find it after a restart)."""
 
 _json = msgspec.json.Decoder()
 _enc = msgspec.json.Encoder()
-
-
-class Counters(msgspec.Struct, kw_only=True):
-    hits: int = 0
-    semantic_hits: int = 0
-    misses: int = 0
-    semantic_misses: int = 0
-    refreshes: int = 0
-    disabled: int = 0
-    stored: int = 0
-    not_stored: int = 0
-    embed_errors: int = 0
-    embed_cache_hits: int = 0
-    synced_vectors: int = 0
-    """Vectors added to this worker's index from entries other workers stored."""
-    index_rebuilds: int = 0
 
 
 class _Plan(msgspec.Struct, kw_only=True):
@@ -196,7 +182,7 @@ class CacheService:
         reply.cache_status = status
         if 200 <= reply.status < 300:
             if reply.chunks is not None:
-                reply.tees.append(_StoreTee(self, plan, reply, sse=stream))
+                reply.tees.append(StoreTee(self, plan, reply, sse=stream))
             elif reply.body is not None:
                 self._store(plan, reply.status, reply.headers, reply.body, reply.provider)
         return reply
@@ -432,8 +418,8 @@ class CacheService:
             "semantic_vectors": len(self.index),
             "semantic_scopes": self.index.scopes(),
             "semantic_index": self.index.kinds(),
-            "embed_ms": _percentiles(self.embed_ms),
-            "search_ms": _percentiles(self.search_ms),
+            "embed_ms": percentiles(self.embed_ms),
+            "search_ms": percentiles(self.search_ms),
             "embedder": self.embedder.name if self.embedder else None,
         }
 
@@ -453,66 +439,6 @@ class CacheService:
         self._pool.shutdown(wait=True)
         if self.embedder is not None and self.owns_embedder:
             await self.embedder.close()
-
-
-class _StoreTee:
-    """Sees a 2xx stream as it is relayed; stores the answer once the relay says it completed."""
-
-    def __init__(self, service: CacheService, plan: _Plan, reply: Reply, *, sse: bool) -> None:
-        self._service = service
-        self._plan = plan
-        self._reply = reply
-        self._sse = StreamAssembler(service.settings.max_entry_bytes) if sse else None
-        self._raw: list[bytes] | None = None if sse else []
-        self._size = 0
-
-    def feed(self, chunk: bytes) -> None:
-        if self._sse is not None:
-            self._sse.feed(chunk)
-        elif self._raw is not None:
-            self._size += len(chunk)
-            if self._size > self._service.settings.max_entry_bytes:
-                self._raw = None
-            else:
-                self._raw.append(chunk)
-
-    def close(self, complete: bool) -> None:
-        svc = self._service
-        if not complete:
-            svc.counters.not_stored += 1
-            return
-        if self._sse is not None:
-            answer = self._sse.result()
-            if answer is None:
-                svc.counters.not_stored += 1
-                return
-            svc._store(
-                self._plan,
-                200,
-                [("content-type", "application/json")],
-                _enc.encode(answer),
-                self._reply.provider,
-            )
-        elif self._raw is not None:
-            svc._store(
-                self._plan,
-                self._reply.status,
-                self._reply.headers,
-                b"".join(self._raw),
-                self._reply.provider,
-            )
-
-
-def _percentiles(samples: deque[float]) -> dict[str, float | int | None]:
-    """p50/p99 of the last samples (ms), for the stats route and the bench."""
-    s = sorted(samples)
-    if not s:
-        return {"n": 0, "p50": None, "p99": None}
-    return {
-        "n": len(s),
-        "p50": round(s[len(s) // 2], 3),
-        "p99": round(s[min(len(s) - 1, int(len(s) * 0.99))], 3),
-    }
 
 
 async def _iterate(events: list[bytes]) -> AsyncIterator[bytes]:
