@@ -12,7 +12,8 @@ reaches whichever worker accepts it (the ``worker`` label is the pid, so series 
     lockgate_cache_requests_total{mode,status}       mode: simple | semantic
     lockgate_cache_hits_total{mode}
     lockgate_streams_incomplete_total{provider}
-    lockgate_log_queue_depth / lockgate_log_rows_written_total / lockgate_log_write_failures_total
+    lockgate_log_queue_depth / lockgate_log_rows_written_total / lockgate_log_write_failures_total /
+    lockgate_log_batches_total
 """
 
 from __future__ import annotations
@@ -104,6 +105,12 @@ class MetricsRecorder:
             "counter",
             "Failed log batch writes (retried) and rejected rows.",
             lambda: store.writer.failures,
+        )
+        self.gauge(
+            "lockgate_log_batches_total",
+            "counter",
+            "Log write transactions (rows written / batches = the writer's batch size).",
+            lambda: store.writer.batches,
         )
 
     def render(self) -> str:
