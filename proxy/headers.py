@@ -9,7 +9,6 @@ folded into the resulting config tree so strategies see one structure.
 from __future__ import annotations
 
 import functools
-import os
 import re
 import time
 from typing import TYPE_CHECKING, Any
@@ -29,6 +28,7 @@ from proxy.config import (
     resolve,
 )
 from proxy.errors import GatewayError
+from proxy.traceids import new_trace_id
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -67,7 +67,7 @@ def new_call(request: web.Request, started: float) -> Call:
         endpoint=_ENDPOINTS.get(path, "proxy"),
         body=b"",
         headers=request.headers,
-        trace_id=request.headers.get("x-portkey-trace-id") or os.urandom(16).hex(),
+        trace_id=request.headers.get("x-portkey-trace-id") or new_trace_id(),
         config=_EMPTY,
         started=started,
     )

@@ -48,6 +48,9 @@ class Detail(msgspec.Struct, kw_only=True, omit_defaults=True):
     error: str | None = None
     bytes_in: int | None = None
     bytes_out: int | None = None
+    attempts: list[tuple] = []
+    """One ``[target_path, provider, url, status, latency_ms, ttfb_ms, error, started_at]``
+    per upstream attempt, in order (the ``attempts`` view shows them as rows)."""
 
 
 class LogEntry(msgspec.Struct, kw_only=True):

@@ -5,7 +5,9 @@ turns into a WHERE clause with bound parameters; nothing from the client is ever
 SQL text except metadata keys, which are checked against a strict pattern first.
 
 A time range is a range of ``id`` (ids start with the arrival time); a trace id or
-``metadata._user`` first matches its hash token in ``request_keys``, then the value itself.
+``metadata._user`` first matches its hash token in ``request_keys``, then the value itself; a
+trace id that carries its time (one the gateway made up) is also looked for in the id range
+around that time, where its rows are when they have no token.
 `entry` turns a selected row back into the API's `LogEntry`.
 """
 
@@ -19,12 +21,13 @@ from typing import Any
 
 import msgspec
 
-from proxy.logstore.models import Detail, LogEntry
+from proxy.logstore.models import AttemptEntry, Detail, LogEntry
 from proxy.logstore.schema import (
     REQUEST_COLUMNS,
     created_at,
     format_id,
     id_at,
+    id_window,
     meta_str,
     parse_id,
     trace_key,
@@ -39,6 +42,7 @@ MAX_LIMIT = 1000
 LIST_COLUMNS = tuple(c for c in REQUEST_COLUMNS if c not in ("request_body", "response_body"))
 """What a list selects (no bodies); `entry` reads rows of these, plus the bodies if asked."""
 _detail = msgspec.json.Decoder(Detail)
+_KEYED = "id IN (SELECT rowid FROM request_keys WHERE request_keys MATCH ?)"
 _meta = msgspec.json.Decoder(dict[str, Any])
 
 
@@ -64,8 +68,13 @@ class LogFilter(msgspec.Struct, kw_only=True):
             tokens.append(trace_key(self.trace_id))
         if self.metadata.get("_user") is not None:
             tokens.append(user_key(self.metadata["_user"]))
+        window = id_window(self.trace_id) if self.trace_id is not None else None
+        if window is not None:
+            tokens.pop(0)
+            sql.append(f"(id BETWEEN ? AND ? OR {_KEYED})")
+            args += [*window, trace_key(self.trace_id)]
         if tokens:
-            sql.append("id IN (SELECT rowid FROM request_keys WHERE request_keys MATCH ?)")
+            sql.append(_KEYED)
             args.append(" AND ".join(tokens))
         for col in ("trace_id", "provider", "model", "cache_status"):
             v = getattr(self, col)
@@ -172,8 +181,9 @@ def list_sql(
     )
 
 
-def entry(row: tuple | list) -> LogEntry:
-    """A row of `LIST_COLUMNS` (+ the two bodies, when selected) → `LogEntry`."""
+def entry(row: tuple | list, *, attempts: bool = False) -> LogEntry:
+    """A row of `LIST_COLUMNS` (+ the two bodies, when selected) → `LogEntry` (with its
+    attempts when asked: they are stored in ``detail``)."""
     meta = _meta.decode(row[13]) if row[13] else {}
     d = _detail.decode(row[14])
     rid = row[0]
@@ -216,6 +226,21 @@ def entry(row: tuple | list) -> LogEntry:
     if len(row) > 15:
         e.request_body = _text(row[15])
         e.response_body = _text(row[16])
+    if attempts:
+        e.attempts = [
+            AttemptEntry(
+                seq=i,
+                target_path=a[0],
+                provider=a[1],
+                url=a[2],
+                status=a[3],
+                latency_ms=a[4],
+                ttfb_ms=a[5],
+                error=a[6],
+                started_at=a[7],
+            )
+            for i, a in enumerate(d.attempts)
+        ]
     return e
 
 

@@ -1,5 +1,5 @@
-"""One finished request → one ``requests`` row, its ``request_keys`` text and its
-``attempts`` rows (plain tuples), in two steps:
+"""One finished request → one ``requests`` row (a plain tuple; its attempts ride in ``detail``)
+and its ``request_keys`` text ("" when it needs none), in two steps:
 
 - `capture` runs on the event loop when the request is done: it copies the few values the
   row needs out of the call, reply and outcome into one flat tuple (strings, bytes, numbers),
@@ -50,7 +50,7 @@ _TARGET_STEP = re.compile(r"targets\[(\d+)\]")
 
 
 _LOW = (1 << ID_SHIFT) - 1
-Built = tuple[tuple, str, list[tuple]]
+Built = tuple[tuple, str]
 
 
 def new_id(arrival_ns: int) -> int:
@@ -215,6 +215,9 @@ class RowBuilder:
                 provider, tokens.model or model, tokens.prompt, tokens.completion
             )
         user = meta_str(meta.get("_user")) if meta else None
+        attempts = [
+            (a[0], a[1], scrub_url(a[2]), a[3], a[4], a[5], a[6], a[7]) for a in attempts_in
+        ]
         detail = Detail(
             span_id=span_id,
             parent_span_id=parent_span_id,
@@ -231,6 +234,7 @@ class RowBuilder:
             error=error or rep_error,
             bytes_in=len(body),
             bytes_out=bytes_out,
+            attempts=attempts,
         )
         row = (
             rid,
@@ -251,8 +255,4 @@ class RowBuilder:
             self._body(body),
             self._body(answer),
         )
-        attempts = [
-            (rid, i, a[0], a[1], scrub_url(a[2]), a[3], a[4], a[5], a[6], a[7])
-            for i, a in enumerate(attempts_in)
-        ]
-        return row, keys_of(trace_id, user), attempts
+        return row, keys_of(trace_id, user, rid)

@@ -17,6 +17,16 @@ Since v2 a row is written as cheaply as SQLite allows, because every request pay
   was most of the cost of logging; FTS5 writes each batch's tokens as one new segment and
   merges segments in the background of later writes. Queries match the token, then compare
   the real value (a hash can collide).
+
+Since v3 a row costs one B-tree append and, for most requests, nothing more:
+
+- Attempts are a JSON array in ``detail`` (``"attempts": [[target_path, provider, url, status,
+  latency_ms, ttfb_ms, error, started_at], …]``), not rows of their own table: they are only
+  ever read with their request. The ``attempts`` view shows them one row per attempt, linked by
+  ``request_id``, as the table did.
+- A trace id the gateway made up (`proxy.traceids`: a UUIDv7 carrying the arrival time) gets
+  no ``request_keys`` token: its rows are found by the id range around that time
+  (`found_by_time`). Client-supplied trace ids and ``_user`` still get their tokens.
 """
 
 from __future__ import annotations
@@ -29,6 +39,7 @@ from typing import Any
 import msgspec
 
 from proxy.sqlite import configure_sync
+from proxy.traceids import trace_time_us
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -132,6 +143,27 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE attempts_v2 RENAME TO attempts;
     CREATE UNIQUE INDEX requests_id ON requests(id);
     """,
+    # v3: attempts inside ``detail``, shown by a view; no key token for time-carrying trace ids.
+    """
+    UPDATE requests SET detail = json_set(detail, '$.attempts', json((
+        SELECT json_group_array(json_array(
+                   target_path, provider, url, status, latency_ms, ttfb_ms, error, started_at))
+        FROM (SELECT * FROM attempts a WHERE a.request_id = requests.id ORDER BY a.seq)
+    )))
+    WHERE id IN (SELECT request_id FROM attempts);
+    DROP TABLE attempts;
+    CREATE VIEW attempts AS
+        SELECT r.id AS request_id, CAST(a.key AS INTEGER) AS seq,
+               json_extract(a.value, '$[0]') AS target_path,
+               json_extract(a.value, '$[1]') AS provider,
+               json_extract(a.value, '$[2]') AS url,
+               json_extract(a.value, '$[3]') AS status,
+               json_extract(a.value, '$[4]') AS latency_ms,
+               json_extract(a.value, '$[5]') AS ttfb_ms,
+               json_extract(a.value, '$[6]') AS error,
+               json_extract(a.value, '$[7]') AS started_at
+        FROM requests r, json_each(r.detail, '$.attempts') a;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -211,21 +243,49 @@ def meta_str(v: Any) -> str | None:
     return v if isinstance(v, str) else msgspec.json.encode(v).decode()
 
 
-def keys_of(trace_id: str, user: str | None) -> str:
-    """The ``request_keys`` text of one request."""
-    if user is None:
-        return trace_key(trace_id)
-    return f"{trace_key(trace_id)} {user_key(user)}"
+TRACE_WINDOW_US = 1_000_000
+"""A trace id whose own time (`trace_time_us`) is this close to its row's arrival is found by
+time, not by a key token."""
 
 
-def stored_keys(trace_id: str, metadata: str | None) -> str:
-    user = None
-    if metadata:
-        try:
-            user = meta_str(_json_get.decode(metadata).get("_user"))
-        except msgspec.DecodeError:
-            pass
-    return keys_of(trace_id, user)
+def found_by_time(trace_id: str, rid: int) -> bool:
+    """True when the row ``rid`` of ``trace_id`` needs no trace token (see the module doc)."""
+    t = trace_time_us(trace_id)
+    return t is not None and abs(t - (rid >> ID_SHIFT)) <= TRACE_WINDOW_US
+
+
+def id_window(trace_id: str) -> tuple[int, int] | None:
+    """The id range that holds every row `found_by_time` keeps out of ``request_keys`` for
+    ``trace_id`` (with a millisecond to spare), or None when the id carries no time."""
+    t = trace_time_us(trace_id)
+    if t is None:
+        return None
+    spare = TRACE_WINDOW_US + 1000
+    return max(0, t - spare) << ID_SHIFT, ((t + spare + 1) << ID_SHIFT) - 1
+
+
+def keys_of(trace_id: str, user: str | None, rid: int | None = None) -> str:
+    """The ``request_keys`` text of one request ("" when it needs none). ``rid=None`` keys
+    every trace (the v2 rule, kept for the v2 migration)."""
+    keys = "" if rid is not None and found_by_time(trace_id, rid) else trace_key(trace_id)
+    if user is not None:
+        keys = f"{keys} {user_key(user)}" if keys else user_key(user)
+    return keys
+
+
+def user_of(metadata: str | None) -> str | None:
+    """``metadata._user`` of a stored row, as text."""
+    if not metadata:
+        return None
+    try:
+        return meta_str(_json_get.decode(metadata).get("_user"))
+    except (msgspec.DecodeError, AttributeError):
+        return None
+
+
+def stored_keys(trace_id: str, metadata: str | None, rid: int | None = None) -> str:
+    """`keys_of` for a stored row (``metadata`` as stored JSON)."""
+    return keys_of(trace_id, user_of(metadata), rid)
 
 
 def configure(conn: sqlite3.Connection) -> None:

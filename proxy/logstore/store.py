@@ -24,7 +24,6 @@ from proxy.logstore import analytics as an
 from proxy.logstore import feedback as fb
 from proxy.logstore.models import (
     Analytics,
-    AttemptEntry,
     FeedbackEntry,
     FeedbackIn,
     FeedbackUpdate,
@@ -42,10 +41,6 @@ from proxy.sqlite import open_sqlite
 log = logging.getLogger("lockgate.logstore")
 WRITER_PRAGMAS = ("cache_size=-16000",)
 """16 MB of page cache for the writer: the hot right edges of the tables and indexes."""
-_ATTEMPTS = (
-    "SELECT seq, target_path, provider, url, status, latency_ms, ttfb_ms, error, "
-    "started_at FROM attempts WHERE request_id = ? ORDER BY seq"
-)
 
 
 class LogRecorder:
@@ -151,11 +146,7 @@ class LogStore:
         )
         if not rows:
             return None
-        e = entry(rows[0])
-        att = await self._conn.execute_fetchall(_ATTEMPTS, [num])
-        e.attempts = [
-            AttemptEntry(**dict(zip(AttemptEntry.__struct_fields__, a, strict=True))) for a in att
-        ]
+        e = entry(rows[0], attempts=True)
         e.feedback = await self.feedback_for(e.trace_id)
         return e
 

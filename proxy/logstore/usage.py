@@ -45,12 +45,21 @@ class _Answer(msgspec.Struct):
     model: str | None = None
 
 
+class _UsageOnly(msgspec.Struct):
+    """What a usual answer is read for: msgspec skips ``choices`` without building them."""
+
+    usage: _Usage | None = None
+    usageMetadata: _GeminiUsage | None = None
+    model: str | None = None
+
+
 class _Event(msgspec.Struct):
     usage: _Usage | None = None
     usageMetadata: _GeminiUsage | None = None
 
 
 _answer = msgspec.json.Decoder(_Answer)
+_usage_only = msgspec.json.Decoder(_UsageOnly)
 _event = msgspec.json.Decoder(_Event)
 
 
@@ -86,12 +95,13 @@ def from_body(body: bytes | None, request_bytes: int) -> Tokens:
     if not body or body.lstrip()[:1] != b"{":
         return NONE
     try:
+        head = _usage_only.decode(body)
+        found = _from_usage(head.usage, head.usageMetadata)
+        if found is not None:
+            return Tokens(found.prompt, found.completion, found.total, False, head.model)
         ans = _answer.decode(body)
     except (msgspec.DecodeError, msgspec.ValidationError):
         return NONE
-    found = _from_usage(ans.usage, ans.usageMetadata)
-    if found is not None:
-        return Tokens(found.prompt, found.completion, found.total, False, ans.model)
     if not ans.choices:
         return Tokens(model=ans.model)
     chars = 0

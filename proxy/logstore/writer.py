@@ -4,8 +4,9 @@
 losing their rows. What is queued is cheap to queue: a flat tuple of the request's raw
 values (`rows.capture`). The writer takes what is queued (up to ``batch_size``) and
 hands the whole batch to aiosqlite's thread in one hop, where the rows are built and written
-in one transaction (``BEGIN IMMEDIATE``, ``executemany`` per table, ``COMMIT``); ``close``
-waits for the queue to drain (the SIGTERM path).
+in one transaction (``BEGIN IMMEDIATE``, multi-row ``INSERT``s into ``requests`` and, for the
+rows that have key tokens, ``request_keys``, ``COMMIT``); ``close`` waits for the queue to
+drain (the SIGTERM path).
 
 The thread holds the GIL only in short stretches: rows are built and bound a chunk at a time,
 and SQLite releases the GIL while it writes each row, so the event loop never waits on the
@@ -27,14 +28,14 @@ from itertools import chain
 
 import aiosqlite
 
-from proxy.logstore.schema import ATTEMPT_COLUMNS, REQUEST_COLUMNS, id_at, stored_keys
+from proxy.logstore.schema import REQUEST_COLUMNS, id_at, stored_keys
 from proxy.tasks import spawn
 
 log = logging.getLogger("lockgate.logstore")
 
 Item = tuple
 """What `rows.capture` returns for one request."""
-Built = tuple[tuple, str, list[tuple]]
+Built = tuple[tuple, str]
 PRUNE_EVERY_S = 3600.0
 PRUNE_CHUNK = 500
 CHUNK = 16
@@ -46,10 +47,6 @@ INSERT_REQUEST = (
 INSERT_KEYS = "INSERT INTO request_keys (rowid, k) VALUES (?, ?)"
 _flat = chain.from_iterable
 DELETE_KEYS = "INSERT INTO request_keys (request_keys, rowid, k) VALUES ('delete', ?, ?)"
-INSERT_ATTEMPT = (
-    f"INSERT INTO attempts ({', '.join(ATTEMPT_COLUMNS)}) "
-    f"VALUES ({', '.join('?' * len(ATTEMPT_COLUMNS))})"
-)
 
 
 class StoreClosed(RuntimeError):
@@ -245,8 +242,9 @@ class LogWriter:
                 chunk = self._build_chunk(batch[done : done + CHUNK])
                 built += chunk
                 _insert(db, INSERT_REQUEST, [b[0] for b in chunk])
-                _insert(db, INSERT_KEYS, [(b[0][0], b[1]) for b in chunk])
-                _insert(db, INSERT_ATTEMPT, [a for b in chunk for a in b[2]])
+                keys = [(b[0][0], b[1]) for b in chunk if b[1]]
+                if keys:
+                    _insert(db, INSERT_KEYS, keys)
             db.execute("COMMIT")
             return len(built)
         except sqlite3.OperationalError:
@@ -272,13 +270,13 @@ class LogWriter:
         written = 0
         db.execute("BEGIN IMMEDIATE")
         try:
-            for row, keys, attempts in built:
+            for row, keys in built:
                 for _ in range(64):
                     db.execute("SAVEPOINT one")
                     try:
                         db.execute(INSERT_REQUEST, row)
-                        db.execute(INSERT_KEYS, (row[0], keys))
-                        db.executemany(INSERT_ATTEMPT, attempts)
+                        if keys:
+                            db.execute(INSERT_KEYS, (row[0], keys))
                         db.execute("RELEASE one")
                         written += 1
                         break
@@ -294,7 +292,6 @@ class LogWriter:
                             log.error("log row %s rejected: %r", rid, e)
                             break
                         row = (rid + 1, *row[1:])
-                        attempts = [(rid + 1, *a[1:]) for a in attempts]
             db.execute("COMMIT")
         except BaseException:
             _rollback(db)
@@ -310,10 +307,9 @@ class LogWriter:
                 (cutoff_id, PRUNE_CHUNK),
             ).fetchall()
             if rows:
-                ids = [(r[0],) for r in rows]
-                db.executemany(DELETE_KEYS, [(r[0], stored_keys(r[1], r[2])) for r in rows])
-                db.executemany("DELETE FROM attempts WHERE request_id = ?", ids)
-                db.executemany("DELETE FROM requests WHERE id = ?", ids)
+                keyed = [(r[0], k) for r in rows if (k := stored_keys(r[1], r[2], r[0]))]
+                db.executemany(DELETE_KEYS, keyed)
+                db.executemany("DELETE FROM requests WHERE id = ?", [(r[0],) for r in rows])
             db.execute("COMMIT")
         except BaseException:
             _rollback(db)

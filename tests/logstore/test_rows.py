@@ -27,14 +27,16 @@ def builder(**kw) -> RowBuilder:
 
 def build(call=None, reply=None, outcome=None, **kw) -> dict:
     """The row as the API shows it (``entry``), plus the stored tuple's raw columns under
-    ``_row``, the key text under ``_keys`` and the attempt tuples under ``_attempts``."""
-    row, keys, attempts = builder(**kw).build(
+    ``_row``, the key text under ``_keys`` and the attempts (as `AttemptEntry`) under
+    ``_attempts``."""
+    row, keys = builder(**kw).build(
         call or make_call(), reply or make_reply(), outcome or make_outcome()
     )
-    d = msgspec.structs.asdict(entry(row))
+    e = entry(row, attempts=True)
+    d = msgspec.structs.asdict(e)
     d["_row"] = dict(zip(REQUEST_COLUMNS, row, strict=True))
     d["_keys"] = keys
-    d["_attempts"] = attempts
+    d["_attempts"] = e.attempts
     return d
 
 
@@ -98,7 +100,7 @@ def test_no_tokens_for_errors_and_failed_requests():
         ),
     )
     assert d["total_tokens"] is None and d["cost"] is None and d["error"] == "upstream 500"
-    row, _, _ = builder().build(
+    row, _ = builder().build(
         make_call(), None, make_outcome(status=400, body=b"{}", error="bad config")
     )
     d = msgspec.structs.asdict(entry(row))
@@ -163,7 +165,8 @@ def test_spans_metadata_and_attempts():
     )
     assert d["metadata"]["team"] == "search"
     assert d["attempt_count"] == 3 and d["retries"] == 2
-    assert [a[5] for a in d["_attempts"]] == [500, 500, 200]
+    assert [a.status for a in d["_attempts"]] == [500, 500, 200]
+    assert [a.seq for a in d["_attempts"]] == [0, 1, 2]
     assert d["_keys"] == f"{trace_key(call.trace_id)} {user_key('u1')}"
 
 

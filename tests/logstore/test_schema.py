@@ -7,9 +7,21 @@ import sqlite3
 import time
 
 from proxy.logstore import LogFilter
-from proxy.logstore.schema import MIGRATIONS, SCHEMA_VERSION, created_at, parse_id, trace_key
+from proxy.logstore.rows import capture
+from proxy.logstore.schema import (
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    _statements,
+    created_at,
+    id_at,
+    parse_id,
+    stored_keys,
+    trace_key,
+    user_key,
+)
+from proxy.traceids import new_trace_id
 
-from .conftest import record
+from .conftest import make_call, make_outcome, make_reply, record
 
 
 async def test_ids_sort_by_arrival_and_carry_the_time(store):
@@ -48,9 +60,8 @@ async def test_an_id_taken_by_another_worker_moves_the_row(open_logs):
     real_build = store.writer._build
 
     def same_id(captured):
-        row, keys, attempts = real_build(captured)
-        rid = 1 << 40
-        return (rid, *row[1:]), keys, [(rid, *a[1:]) for a in attempts]
+        row, keys = real_build(captured)
+        return (1 << 40, *row[1:]), keys
 
     store.writer._build = same_id  # type: ignore[method-assign]
     for i in range(3):
@@ -141,3 +152,110 @@ async def test_a_v1_file_is_migrated(tmp_path, open_logs):
     await store.close()
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def _tokens(path, text: str) -> int:
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute(
+            "SELECT count(*) FROM request_keys WHERE request_keys MATCH ?", [text]
+        ).fetchone()[0]
+    finally:
+        conn.close()
+
+
+async def test_made_up_trace_ids_are_found_by_time_without_a_key_token(store):
+    made = new_trace_id()
+    await record(store, trace_id=made)
+    await record(store, trace_id=made, metadata={"_user": "carol"})
+    # The same id sent again by a client ten minutes later: far from its time → a token.
+    reused = new_trace_id(time.time_ns() - 600 * 10**9)
+    await record(store, trace_id=reused)
+    await record(store, trace_id="client-chosen")
+    await store.flush()
+    assert _tokens(store.path, trace_key(made)) == 0
+    assert _tokens(store.path, trace_key(reused)) == 1
+    assert _tokens(store.path, trace_key("client-chosen")) == 1
+    assert _tokens(store.path, user_key("carol")) == 1
+    assert len((await store.list(LogFilter(trace_id=made))).data) == 2
+    assert [e.trace_id for e in (await store.list(LogFilter(trace_id=reused))).data] == [reused]
+    both = LogFilter(trace_id=made, metadata={"_user": "carol"})
+    assert [e.meta_user for e in (await store.list(both)).data] == ["carol"]
+    other = new_trace_id()
+    assert (await store.list(LogFilter(trace_id=other))).data == []
+
+
+async def test_a_trace_is_found_by_time_and_by_token_at_once(store):
+    """One trace: the gateway's first request (no token) and a follow-up the client sent a
+    minute later with the id it got back (a token)."""
+    tid = new_trace_id()
+    await record(store, trace_id=tid)
+    call = make_call(trace_id=tid)
+    rep, out = make_reply(), make_outcome(latency_ms=1.0)
+    captured = list(capture(call, rep, out))
+    captured[0] += 60 * 10**9  # finished a minute later
+    store.writer.offer(tuple(captured))
+    await store.flush()
+    assert _tokens(store.path, trace_key(tid)) == 1
+    assert len((await store.list(LogFilter(trace_id=tid))).data) == 2
+
+
+async def test_prune_leaves_a_sound_key_index(open_logs):
+    store = await open_logs(retention_days=1)
+    for i in range(6):
+        await record(store, trace_id=new_trace_id() if i % 2 else f"c-{i}", attempts=2)
+    await store.flush()
+    assert await store.writer.prune(now=time.time() + 2 * 86400) == 6
+    await store.close()
+    conn = sqlite3.connect(store.path)
+    conn.execute("INSERT INTO request_keys (request_keys) VALUES ('integrity-check')")
+    assert conn.execute("SELECT count(*) FROM attempts").fetchone()[0] == 0
+    conn.close()
+
+
+async def test_attempts_live_in_detail_and_the_view_shows_them_as_rows(store):
+    call = await record(store, attempts=3)
+    await store.flush()
+    page = await store.list(LogFilter(trace_id=call.trace_id))
+    got = await store.get(page.data[0].id)
+    assert got is not None and [a.status for a in got.attempts] == [500, 500, 200]
+    conn = sqlite3.connect(store.path)
+    rows = conn.execute(
+        "SELECT a.seq, a.status, a.url, a.provider FROM attempts a "
+        "JOIN requests r ON r.id = a.request_id WHERE r.trace_id = ? ORDER BY a.seq",
+        [call.trace_id],
+    ).fetchall()
+    conn.close()
+    assert rows == [
+        (i, s, "https://api.example.test/v1/chat/completions", "openai")
+        for i, s in enumerate([500, 500, 200])
+    ]
+
+
+async def test_a_v2_file_is_migrated(tmp_path, open_logs):
+    path = tmp_path / "logs.sqlite3"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.create_function("lockgate_keys", 2, stored_keys)
+    for script in MIGRATIONS[:2]:
+        for stmt in _statements(script):
+            conn.execute(stmt)
+    conn.execute("PRAGMA user_version=2")
+    rid = id_at(time.time())
+    conn.execute(
+        "INSERT INTO requests (id, trace_id, provider, model, endpoint, status, latency_ms, "
+        "complete, detail) VALUES (?, 'v2-a', 'openai', 'm', 'chat', 200, 3.0, 1, ?)",
+        (rid, '{"method":"POST","path":"/chat/completions","attempt_count":2}'),
+    )
+    conn.execute("INSERT INTO request_keys (rowid, k) VALUES (?, ?)", (rid, trace_key("v2-a")))
+    for seq, status in ((1, 200), (0, 502)):
+        conn.execute(
+            "INSERT INTO attempts VALUES (?, ?, 'config', 'openai', 'https://u.test/', ?, "
+            "1.5, 1.0, NULL, 1.0)",
+            (rid, seq, status),
+        )
+    conn.close()
+    store = await open_logs(tmp_path)
+    page = await store.list(LogFilter(trace_id="v2-a"))
+    got = await store.get(page.data[0].id)
+    assert got is not None and [(a.seq, a.status) for a in got.attempts] == [(0, 502), (1, 200)]
+    assert got.method == "POST" and got.attempt_count == 2

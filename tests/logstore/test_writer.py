@@ -101,12 +101,12 @@ async def test_a_row_sqlite_rejects_is_skipped_alone(open_logs):
     def build(captured):
         nonlocal n
         n += 1
-        row, keys, attempts = real_build(captured)
+        row, keys = real_build(captured)
         if n == 3:
             row = (row[0], None, *row[2:])  # trace_id NOT NULL
         if n == 5:
             raise RuntimeError("a bug in building one row")
-        return row, keys, attempts
+        return row, keys
 
     store.writer._build = build  # type: ignore[method-assign]
     for _ in range(7):
