@@ -59,6 +59,10 @@ class Call(msgspec.Struct, kw_only=True):
     force_refresh: bool = False
     started: float = 0.0
     """``time.perf_counter()`` when the request arrived."""
+    arrived_ns: int = 0
+    """``time.time_ns()`` when the request arrived: its log row's id and a trace id the gateway
+    made up (`trace_made`) both carry this time, so the log finds that trace by time."""
+    trace_made: bool = False
     attempts: list[Any] = []
     """One entry per upstream attempt, appended by the leaf caller (see proxy.upstream.Attempt)."""
     retry_after_waited_ms: float = 0.0

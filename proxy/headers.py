@@ -59,6 +59,8 @@ def split_path(raw_path: str) -> str:
 def new_call(request: web.Request, started: float) -> Call:
     """The parts of a Call that cannot fail, so even a rejected request gets a log row."""
     path = split_path(request.path)
+    now_ns = time.time_ns()
+    sent = request.headers.get("x-portkey-trace-id")
     return Call(
         request=request,
         method=request.method,
@@ -67,9 +69,11 @@ def new_call(request: web.Request, started: float) -> Call:
         endpoint=_ENDPOINTS.get(path, "proxy"),
         body=b"",
         headers=request.headers,
-        trace_id=request.headers.get("x-portkey-trace-id") or new_trace_id(),
+        trace_id=sent or new_trace_id(now_ns),
         config=_EMPTY,
         started=started,
+        arrived_ns=now_ns,
+        trace_made=not sent,
     )
 
 

@@ -30,8 +30,9 @@ class FeedbackEntry(msgspec.Struct, kw_only=True):
     updated_at: float
 
 
-class Detail(msgspec.Struct, kw_only=True, omit_defaults=True):
-    """The ``detail`` JSON column: the fields of a row that no filter or aggregate reads."""
+class Detail(msgspec.Struct, omit_defaults=True):
+    """The ``detail`` JSON column: the fields of a row that no filter or aggregate reads.
+    (Positional: the log writer builds one per request, and keywords cost it more.)"""
 
     span_id: str | None = None
     parent_span_id: str | None = None

@@ -28,7 +28,7 @@ from proxy.jsonbody import peek
 from proxy.logstore import usage
 from proxy.logstore.models import Detail
 from proxy.logstore.prices import Prices
-from proxy.logstore.schema import ID_SHIFT, keys_of, meta_str
+from proxy.logstore.schema import ID_SHIFT, keys_of, meta_str, user_key
 from proxy.logstore.settings import LogSettings
 
 _encode = msgspec.json.encode
@@ -56,7 +56,8 @@ Built = tuple[tuple, str]
 def new_id(arrival_ns: int) -> int:
     """Sortable by arrival time (µs); the low bits are a per-process counter with a random
     start. Two workers can still pick the same id (same µs, same low bits): the writer
-    notices the unique index's complaint and moves the later row to the next free id."""
+    notices the unique index's complaint and moves the later row to the next free id.
+    (`RowBuilder.build_captured` inlines this.)"""
     return ((arrival_ns // 1000) << ID_SHIFT) | (next(_counter) & _LOW)
 
 
@@ -114,8 +115,9 @@ def capture(call: Any, reply: Any, outcome: Any) -> Captured:
     else:
         rep = None
     return (
-        time.time_ns(),
+        call.arrived_ns or time.time_ns() - int(outcome.latency_ms * 1_000_000),
         call.trace_id,
+        call.trace_made,
         h.get("x-portkey-span-id"),
         h.get("x-portkey-parent-span-id"),
         h.get("x-portkey-span-name"),
@@ -152,17 +154,35 @@ def capture(call: Any, reply: Any, outcome: Any) -> Captured:
 
 
 class RowBuilder:
+    """Builds rows in the log writer's thread. Every request pays for this code, so it keeps
+    to few calls: a function call costs more here than most of the arithmetic around it."""
+
     def __init__(self, settings: LogSettings, prices: Prices) -> None:
         self.bodies = settings.bodies
-        self.limit = settings.body_limit
+        self.limit = settings.body_limit if settings.bodies == "truncated" else None
         self.prices = prices
+        self._costs: dict[tuple[str | None, str], tuple[float, float] | None] = {}
 
     def _body(self, data: bytes | None) -> bytes | None:
         if self.bodies == "off" or not data:
             return None
-        if self.bodies == "truncated" and len(data) > self.limit:
+        if self.limit is not None and len(data) > self.limit:
             return data[: self.limit]
         return data
+
+    def _cost(self, provider: str | None, model: str | None, tokens: usage.Tokens) -> float | None:
+        if not model or (tokens.prompt is None and tokens.completion is None):
+            return None
+        key = (provider, model)
+        try:
+            price = self._costs[key]
+        except KeyError:
+            price = self.prices.lookup(provider, model)
+            if len(self._costs) < 4096:
+                self._costs[key] = price
+        if price is None:
+            return None
+        return ((tokens.prompt or 0) * price[0] + (tokens.completion or 0) * price[1]) / 1e6
 
     def build(self, call: Any, reply: Any, outcome: Any) -> Built:
         """`capture` and `build_captured` in one go (tests, tools)."""
@@ -170,8 +190,9 @@ class RowBuilder:
 
     def build_captured(self, cap: Captured) -> Built:
         (
-            now_ns,
+            arrived_ns,
             trace_id,
+            trace_made,
             span_id,
             parent_span_id,
             span_name,
@@ -193,7 +214,7 @@ class RowBuilder:
             answer,
             bytes_out,
         ) = cap
-        rid = new_id(now_ns - int(latency_ms * 1_000_000))
+        rid = ((arrived_ns // 1000) << ID_SHIFT) | (next(_counter) & _LOW)
         if rep is not None:
             target_path, provider, retries, ttfb_ms, cache_status, rep_error = rep
         else:
@@ -211,31 +232,33 @@ class RowBuilder:
         if cache_status in _HITS:
             cost = 0.0 if tokens.total is not None else None
         else:
-            cost = self.prices.cost(
-                provider, tokens.model or model, tokens.prompt, tokens.completion
-            )
-        user = meta_str(meta.get("_user")) if meta else None
+            cost = self._cost(provider, tokens.model or model, tokens)
         attempts = [
-            (a[0], a[1], scrub_url(a[2]), a[3], a[4], a[5], a[6], a[7]) for a in attempts_in
+            (a[0], a[1], scrub_url(a[2]) if "?" in a[2] else a[2], a[3], a[4], a[5], a[6], a[7])
+            for a in attempts_in
         ]
         detail = Detail(
-            span_id=span_id,
-            parent_span_id=parent_span_id,
-            span_name=span_name,
-            method=method,
-            path=path,
-            target_path=target_path,
-            attempt_count=len(attempts_in),
-            retries=retries,
-            ttfb_ms=ttfb_ms,
-            cache_mode=cache_mode,
-            streamed=streamed,
-            tokens_estimated=tokens.estimated,
-            error=error or rep_error,
-            bytes_in=len(body),
-            bytes_out=bytes_out,
-            attempts=attempts,
+            span_id,
+            parent_span_id,
+            span_name,
+            method,
+            path,
+            target_path,
+            len(attempts_in),
+            retries,
+            ttfb_ms,
+            cache_mode,
+            streamed,
+            tokens.estimated,
+            error or rep_error,
+            len(body),
+            bytes_out,
+            attempts,
         )
+        if self.bodies == "full":
+            bodies = (body or None, answer or None)
+        else:
+            bodies = (self._body(body), self._body(answer))
         row = (
             rid,
             trace_id,
@@ -252,7 +275,11 @@ class RowBuilder:
             cost,
             _encode(meta).decode() if meta else None,
             _encode(detail).decode(),
-            self._body(body),
-            self._body(answer),
+            *bodies,
         )
+        user = meta_str(meta.get("_user")) if meta else None
+        if trace_made:
+            # A trace id the gateway made carries this row's own time, so `found_by_time`
+            # holds by construction: no trace token (and no need to parse the id to know).
+            return row, "" if user is None else user_key(user)
         return row, keys_of(trace_id, user, rid)

@@ -155,3 +155,37 @@ async def test_sigterm_right_after_a_burst_loses_no_row(tmp_path, upstream):
     with sqlite3.connect(db) as conn:
         count = conn.execute("select count(*) from requests where trace_id like 'burst-%'")
         assert count.fetchone()[0] == n
+
+
+async def test_a_trace_id_the_gateway_made_finds_its_rows(gateway, upstream, http):
+    import uuid
+
+    from proxy.handler import SERVICES
+    from proxy.logstore.schema import trace_key
+
+    made = []
+    for meta in (None, {"_user": "dora"}):
+        extra = {"x-portkey-metadata": json.dumps(meta)} if meta else {}
+        async with http.post(
+            gateway.url + "/v1/chat/completions", json=CHAT, headers=openai_headers(**extra)
+        ) as r:
+            assert r.status == 200
+            made.append(r.headers["x-portkey-trace-id"])
+    assert all(uuid.UUID(t).version == 7 for t in made) and made[0] != made[1]
+    # A client sending one of them back groups its request into that trace.
+    async with http.post(
+        gateway.url + "/v1/chat/completions",
+        json=CHAT,
+        headers=openai_headers(**{"x-portkey-trace-id": made[0]}),
+    ) as r:
+        assert r.headers["x-portkey-trace-id"] == made[0]
+    await flush(gateway)
+    assert len(await _logs(http, gateway, trace_id=made[0])) == 2
+    rows = await _logs(http, gateway, trace_id=made[1], **{"metadata._user": "dora"})
+    assert [r["meta_user"] for r in rows] == ["dora"]
+    conn = sqlite3.connect(gateway.app[SERVICES].extras["logs"].path)
+    tokens = conn.execute(
+        "SELECT count(*) FROM request_keys WHERE request_keys MATCH ?", [trace_key(made[1])]
+    ).fetchone()[0]
+    conn.close()
+    assert tokens == 0

@@ -259,3 +259,27 @@ async def test_a_v2_file_is_migrated(tmp_path, open_logs):
     got = await store.get(page.data[0].id)
     assert got is not None and [(a.seq, a.status) for a in got.attempts] == [(0, 502), (1, 200)]
     assert got.method == "POST" and got.attempt_count == 2
+
+
+async def test_rows_of_made_trace_ids_get_no_trace_token_and_prune_cleanly(open_logs):
+    store = await open_logs(retention_days=1)
+    calls = []
+    for i in range(4):
+        now = time.time_ns()
+        call = make_call(trace_id=new_trace_id(now), metadata={"_user": "eve"} if i % 2 else None)
+        call.arrived_ns, call.trace_made = now, True
+        calls.append(call)
+        store.writer.offer(capture(call, make_reply(), make_outcome()))
+    await store.flush()
+    assert _tokens(store.path, user_key("eve")) == 2
+    assert all(_tokens(store.path, trace_key(c.trace_id)) == 0 for c in calls)
+    for c in calls:
+        page = await store.list(LogFilter(trace_id=c.trace_id))
+        assert [e.trace_id for e in page.data] == [c.trace_id]
+        assert abs(page.data[0].created_at * 1e9 - c.arrived_ns) < 2000
+    assert await store.writer.prune(now=time.time() + 2 * 86400) == 4
+    await store.close()
+    conn = sqlite3.connect(store.path)
+    conn.execute("INSERT INTO request_keys (request_keys) VALUES ('integrity-check')")
+    conn.close()
+    assert _tokens(store.path, user_key("eve")) == 0
