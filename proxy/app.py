@@ -36,6 +36,8 @@ ADMIN_ROUTES: list[Callable[[web.Application], None]] = [
     admin_configs.add_routes,  # /v1/configs…, before the /v1/* catch-all
 ]
 
+HOT_PATHS = ("/v1/chat/completions", "/v1/completions", "/v1/embeddings")
+
 
 def make_session(settings: Settings) -> aiohttp.ClientSession:
     """One pooled session per process; bodies relayed as they come (no decompression)."""
@@ -90,6 +92,10 @@ def create_app(settings: Settings, features: list[Feature] | None = None) -> web
     app.router.add_get("/", health)
     for add in ADMIN_ROUTES:
         add(app)
+    # The busiest paths as plain resources: aiohttp finds those with one dict lookup, where the
+    # catch-all below costs a walk over the prefixes and a regex match per request.
+    for path in HOT_PATHS:
+        app.router.add_route("*", path, handle)
     app.router.add_route("*", "/v1/{tail:.*}", handle)
     app.router.add_route("*", "/{tail:.*}", not_found)
     return app

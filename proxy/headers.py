@@ -156,11 +156,66 @@ def _header_cache(h: Any) -> CacheConfig | None:
     return CacheConfig(mode=mode, max_age=age)
 
 
+RESOLVED_CACHE_SIZE = 1024
+"""Resolved configs kept per gateway (`_resolved_config`); the memo is emptied when full."""
+_CONFIG_HEADERS = (
+    "x-portkey-retry-count",
+    "x-portkey-retry",
+    "x-portkey-request-timeout",
+    "x-portkey-custom-host",
+    "x-portkey-forward-headers",
+)
+
+
 async def fill_call(call: Call, services: Services) -> None:
     """Read the headers into ``call.config`` (and friends); raise GatewayError(400) on bad input."""
     h = call.headers
-    provider = _header_provider(h)
+    call.config = await _resolved_config(h, services)
+    call.cache = _header_cache(h) or _top_cache(call.config)
+    meta = _json_header(h, "x-portkey-metadata")
+    if meta is not None:
+        if not isinstance(meta, dict):
+            raise GatewayError(400, "x-portkey-metadata: expected a JSON object")
+        call.metadata = {
+            str(k): v if isinstance(v, str) else msgspec.json.encode(v).decode()
+            for k, v in meta.items()
+        }
+    call.cache_namespace = h.get("x-portkey-cache-namespace") or None
+    call.force_refresh = h.get("x-portkey-cache-force-refresh", "").strip().lower() in _TRUE
+
+
+async def _resolved_config(h: Any, services: Services) -> Target:
+    """The resolved config tree for these headers, memoised on the header values it reads.
+
+    Resolving is a pure function of those values (and of the gateway's providers and default
+    config, fixed at start-up), so most requests, which repeat the headers of the ones before,
+    skip the parsing, header folding, validation and tree copies. Saved configs (``pc-…``) are
+    never memoised: they can be updated while the gateway runs. Failures raise and are not kept.
+    """
     config_text = h.get("x-portkey-config")
+    if config_text:
+        text = config_text.strip()
+        if text.startswith("pc-") or (text and text[0] not in "{["):
+            return await _resolve_headers(h, services, config_text)
+    key = (
+        h.get("x-portkey-provider"),
+        h.get("x-portkey-mode"),
+        config_text,
+        provider_key(h),
+        *[h.get(name) for name in _CONFIG_HEADERS],
+    )
+    memo = services.resolved_configs
+    config = memo.get(key)
+    if config is None:
+        config = await _resolve_headers(h, services, config_text)
+        if len(memo) >= RESOLVED_CACHE_SIZE:
+            memo.clear()
+        memo[key] = config
+    return config
+
+
+async def _resolve_headers(h: Any, services: Services, config_text: str | None) -> Target:
+    provider = _header_provider(h)
     if config_text:
         config = await _config_from_header(config_text.strip(), services)
         if config.provider is None and not config.targets:
@@ -217,21 +272,9 @@ async def fill_call(call: Call, services: Services) -> None:
     if changes:
         config = _apply_everywhere(config, changes)
     try:
-        call.config = resolve(config, known_providers=services.providers)
+        return resolve(config, known_providers=services.providers)
     except ConfigError as e:
         raise GatewayError(400, f"Invalid config: {e}") from None
-
-    call.cache = _header_cache(h) or _top_cache(call.config)
-    meta = _json_header(h, "x-portkey-metadata")
-    if meta is not None:
-        if not isinstance(meta, dict):
-            raise GatewayError(400, "x-portkey-metadata: expected a JSON object")
-        call.metadata = {
-            str(k): v if isinstance(v, str) else msgspec.json.encode(v).decode()
-            for k, v in meta.items()
-        }
-    call.cache_namespace = h.get("x-portkey-cache-namespace") or None
-    call.force_refresh = h.get("x-portkey-cache-force-refresh", "").strip().lower() in _TRUE
 
 
 def _top_cache(config: Target) -> CacheConfig | None:

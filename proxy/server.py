@@ -7,6 +7,7 @@ to ``shutdown_grace_s``, runs the features' teardown (the log queue is drained),
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import signal
@@ -20,6 +21,11 @@ from proxy.settings import Settings
 
 log = logging.getLogger("lockgate")
 SWITCH_INTERVAL_S = 0.0005
+GC_GEN0_THRESHOLD = 10_000
+"""Allocations between young-generation collections (CPython's default: 700). The objects of
+the requests in flight (a few hundred each) outnumber 700, so at the default the collector ran
+every few dozen requests only to find them alive and promote them (~20 us of CPU per request).
+Garbage here is freed by reference counting; the collector only looks for rare cycles."""
 
 
 def serve_one(settings: Settings, *, reuse_port: bool) -> None:
@@ -28,6 +34,7 @@ def serve_one(settings: Settings, *, reuse_port: bool) -> None:
     # with the default 5 ms GIL switch interval a request can wait that long behind them.
     sys.setswitchinterval(SWITCH_INTERVAL_S)
     app = create_app(settings)
+    app.on_startup.append(_tune_gc)  # after the features' start-up: freeze what they loaded
     uvloop.install()
     web.run_app(
         app,
@@ -41,6 +48,14 @@ def serve_one(settings: Settings, *, reuse_port: bool) -> None:
             "lockgate listening on http://%s:%s (pid %d)", settings.host, settings.port, os.getpid()
         ),
     )
+
+
+async def _tune_gc(app: web.Application) -> None:
+    """Move the start-up objects (modules, models, config) out of the collector's way, so a
+    full collection no longer walks them all, and collect the young generation less often."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_GEN0_THRESHOLD, *gc.get_threshold()[1:])
 
 
 def serve(settings: Settings) -> int:

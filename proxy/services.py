@@ -30,5 +30,7 @@ class Services(msgspec.Struct, kw_only=True):
     default_config: Target | None = None
     saved_config: Callable[[str], Awaitable[Target | None]] = _no_saved_configs
     """Looks up a saved config by id (``pc-…``); replaced when the config store is open."""
+    resolved_configs: dict[tuple[str | None, ...], Target] = {}
+    """Configs resolved from request headers, by the header values read (`proxy.headers`)."""
     extras: dict[str, Any] = {}
     """Feature services by name (cache, log store …) for admin routes and the CLI."""

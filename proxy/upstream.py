@@ -10,7 +10,6 @@ byte still counts as a timeout and may be retried; from then on the answer is co
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
@@ -19,6 +18,7 @@ import aiohttp
 import msgspec
 
 from proxy.chain import Reply
+from proxy.deadlines import bound
 from proxy.errors import GatewayError
 from proxy.jsonbody import encode
 
@@ -162,7 +162,7 @@ async def attempt(services: Services, call: Call, target: Target, path: str) -> 
     resp: aiohttp.ClientResponse | None = None
     reply: Reply
     try:
-        async with asyncio.timeout(limit):
+        with bound(limit):
             resp = await services.session.request(
                 call.method, url, data=body or None, headers=headers, allow_redirects=False
             )

@@ -117,3 +117,44 @@ async def test_invalid_config_is_a_400_naming_the_path():
         await planned({"x-portkey-config": json.dumps(cfg)})
     assert e.value.status == 400
     assert "targets[1].weight: expected a number" in e.value.message
+
+
+async def test_resolved_configs_are_memoised_on_every_header_they_read():
+    services = Services(settings=SERVICES.settings, providers=SERVICES.providers)
+    base = {"x-portkey-provider": "openai", "Authorization": "Bearer sk-a"}
+    first = await planned(base, services)
+    assert await planned(base, services) is first
+    assert len(services.resolved_configs) == 1
+    variants = [
+        {"Authorization": "Bearer sk-b"},
+        {"x-portkey-provider": "groq"},
+        {"x-portkey-retry-count": "2"},
+        {"x-portkey-retry": '{"attempts": 1}'},
+        {"x-portkey-request-timeout": "900"},
+        {"x-portkey-custom-host": "http://127.0.0.1:9/v1"},
+        {"x-portkey-forward-headers": "x-team"},
+        {"x-portkey-config": '{"retry": {"attempts": 4}}'},
+    ]
+    for extra in variants:
+        t = await planned({**base, **extra}, services)
+        assert t != first, extra
+    assert (await planned({**base, "Authorization": "Bearer sk-b"}, services)).api_key == "sk-b"
+    assert len(services.resolved_configs) == 1 + len(variants)
+    with pytest.raises(GatewayError):  # a bad header is still refused, and not kept
+        await planned({**base, "x-portkey-request-timeout": "0"}, services)
+    assert len(services.resolved_configs) == 1 + len(variants)
+
+
+async def test_saved_configs_are_not_memoised():
+    current = {"c": config_from_object({"provider": "groq", "api_key": "gsk-1"})}
+
+    async def lookup(config_id):
+        return current["c"]
+
+    services = Services(
+        settings=SERVICES.settings, providers=SERVICES.providers, saved_config=lookup
+    )
+    assert (await planned({"x-portkey-config": "pc-mine-abc123"}, services)).api_key == "gsk-1"
+    current["c"] = config_from_object({"provider": "groq", "api_key": "gsk-2"})
+    assert (await planned({"x-portkey-config": "pc-mine-abc123"}, services)).api_key == "gsk-2"
+    assert services.resolved_configs == {}
