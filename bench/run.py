@@ -14,6 +14,9 @@ Environment:
     BENCH_SCENARIOS  comma-separated scenario names, or ``all`` (default: `scenarios.SCENARIOS`)
     BENCH_GATEWAY    command that starts the gateway, instead of ``<venv>/bin/lockgate``; it
                      gets ``serve --host --port --data-dir [--settings]`` appended
+    BENCH_AB_ROUNDS  rounds of the request log's interleaved A/B (`bench.ab`; default 3, each
+                     round is 4 turns of BENCH_AB_SECONDS, default 3); 0 skips it. It runs
+                     when both ``chat`` and ``log-off`` are selected.
 
 Writes ``bench/out/results.json`` and ``bench/out/latency.png`` and prints the table. Every
 process started is stopped by PID at exit; exits 1 when a row was skipped or saw errors.
@@ -36,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench import cache_seed, machine, procs, report, scenarios, wrk
+from bench import ab, cache_seed, machine, procs, report, scenarios, wrk
 from bench.procs import LOOPBACK, Procs
 from bench.scenarios import Scenario
 
@@ -53,6 +56,8 @@ class Options:
     scenarios: list[Scenario] = field(default_factory=list)
     gateway: list[str] = field(default_factory=list)
     pin: bool = True
+    ab_rounds: int = 3
+    ab_seconds: float = 3.0
 
     @property
     def latency_seconds(self) -> float:
@@ -70,6 +75,8 @@ class Options:
             scenarios=scenarios.select(env.get("BENCH_SCENARIOS")),
             gateway=gateway_command(env),
             pin=procs.can_pin(),
+            ab_rounds=int(env.get("BENCH_AB_ROUNDS") or 3),
+            ab_seconds=float(env.get("BENCH_AB_SECONDS") or 3),
         )
 
 
@@ -205,6 +212,46 @@ class Bench:
         else:
             out.append(Target("lockgate", port, scenario.gateway_headers(self.upstream_url), pid))
         return out
+
+    def log_ab(self, on: Scenario, off: Scenario) -> dict[str, Any]:
+        """`bench.ab` between a gateway with the request log (``on``'s settings) and one
+        without (``off``'s), both running at once; ``on``'s request."""
+        if self._gateway:
+            self.procs.stop(self._gateway[1])
+            self._gateway = None
+        started = []
+        try:
+            sides = []
+            for name, sc in (("log on", on), ("log off", off)):
+                self._gateways_started += 1
+                n = self._gateways_started
+                proc, port = self._start_gateway(
+                    f"gateway-{n}",
+                    self.workdir / f"gateway-{n}",
+                    sc.settings_text(self.upstream_url),
+                )
+                started.append(proc)
+                sides.append(ab.Side(name, port, proc.pid))
+            headers = on.gateway_headers(self.upstream_url)
+            for side in sides:
+                target = Target(side.name, side.port, headers, side.pid)
+                problem = probe(side.port, on, headers, gateway=True)
+                if problem:
+                    return {"error": f"{side.name}: {problem}"}
+                self.loadclient(on, target, 8, 1.0)
+
+            def drive(side: ab.Side) -> tuple[dict[str, Any], float]:
+                target = Target(side.name, side.port, headers, side.pid)
+                cpu0 = procs.cpu_seconds(side.pid)
+                result = self.wrk(on, target, CONNECTIONS, self.opts.ab_seconds)
+                return result, procs.cpu_seconds(side.pid) - cpu0
+
+            return ab.run(sides[0], sides[1], self.opts.ab_rounds, drive)
+        except (procs.ProcError, RuntimeError) as e:
+            return {"error": str(e)}
+        finally:
+            for proc in started:
+                self.procs.stop(proc)
 
     def cache_micro(self) -> dict[str, Any]:
         """`bench.cache_bench` on the gateway's CPU, its own process: embed p50 (the threads the
@@ -397,6 +444,10 @@ def main() -> int:
                 for target in bench.targets(scenario):
                     print(f"… {scenario.name} / {target.name}", file=sys.stderr, flush=True)
                     rows.append(bench.measure(scenario, target))
+            by_name = {s.name: s for s in opts.scenarios}
+            if opts.ab_rounds > 0 and "chat" in by_name and "log-off" in by_name:
+                print("… request log A/B (chat vs log-off)", file=sys.stderr, flush=True)
+                meta["logging_ab"] = bench.log_ab(by_name["chat"], by_name["log-off"])
             if any(s.seed for s in opts.scenarios):
                 print("… cache micro-benchmarks", file=sys.stderr, flush=True)
                 meta["cache_micro"] = bench.cache_micro()
@@ -409,7 +460,9 @@ def main() -> int:
     report.write_json(OUT / "results.json", meta, rows)
     report.plot(OUT / "latency.png", rows)
     print(report.table(rows))
-    if (log_line := report.logging_line(meta["logging_cost"])) is not None:
+    if (log_line := ab.line(meta.get("logging_ab"), opts.ab_seconds)) is not None:
+        print(log_line)
+    elif (log_line := report.logging_line(meta["logging_cost"])) is not None:
         print(log_line)
     for line in report.cache_lines(rows, meta.get("cache_micro")):
         print(line)

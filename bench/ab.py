@@ -1,0 +1,69 @@
+"""Interleaved A/B throughput of two gateway settings, for a cost too small for one row pair.
+
+The request log costs a few per cent of throughput, and on a shared machine two 5-second runs
+taken a minute apart differ by more than that. So both gateways run at once (both pinned to the
+gateway's CPU; only the one under load uses it) and take turns in an A B B A … order, a short
+wrk run each; the medians of the turns are compared. Drift over the run hits both alike.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Side:
+    name: str
+    port: int
+    pid: int
+
+
+Drive = Callable[[Side], tuple[dict[str, Any], float]]
+"""Runs one turn against a side: (wrk's result, that side's CPU seconds during it)."""
+
+
+def order(rounds: int) -> list[int]:
+    """Which side (0 = A, 1 = B) takes each turn: A B B A, repeated ``rounds`` times."""
+    return [0, 1, 1, 0] * rounds
+
+
+def run(a: Side, b: Side, rounds: int, drive: Drive) -> dict[str, Any]:
+    """``rounds`` × (A B B A) turns; per side: req/s and CPU µs per request of every turn and
+    their medians; and the cost of A over B (``rps_cost_pct``: how many fewer req/s A
+    serves; ``cpu_cost_pct``: how much more CPU a request takes on A)."""
+    sides = (a, b)
+    turns: dict[str, dict[str, list[float]]] = {s.name: {"rps": [], "cpu_us": []} for s in sides}
+    for i in order(rounds):
+        side = sides[i]
+        result, cpu_s = drive(side)
+        done = result["requests"] or 1
+        turns[side.name]["rps"].append(result["rps"])
+        turns[side.name]["cpu_us"].append(cpu_s / done * 1e6)
+    out: dict[str, Any] = {"rounds": rounds, "turns": turns}
+    for s in sides:
+        out[s.name] = {
+            "rps": statistics.median(turns[s.name]["rps"]),
+            "cpu_us": statistics.median(turns[s.name]["cpu_us"]),
+        }
+    out["rps_cost_pct"] = 100 * (1 - out[a.name]["rps"] / out[b.name]["rps"])
+    out["cpu_cost_pct"] = 100 * (out[a.name]["cpu_us"] / out[b.name]["cpu_us"] - 1)
+    out["a"], out["b"] = a.name, b.name
+    return out
+
+
+def line(result: dict[str, Any] | None, seconds: float) -> str | None:
+    """One line for the printed report."""
+    if not result:
+        return None
+    if "error" in result:
+        return f"request log A/B: not measured ({result['error']})"
+    a, b = result[result["a"]], result[result["b"]]
+    return (
+        f"request log A/B ({result['rounds'] * 2} turns of {seconds:g} s per side, interleaved, "
+        f"medians): log on {a['rps']:,.0f} vs off {b['rps']:,.0f} req/s = "
+        f"{result['rps_cost_pct']:.1f} % fewer; CPU/req {a['cpu_us']:.0f} vs "
+        f"{b['cpu_us']:.0f} µs = {result['cpu_cost_pct']:+.1f} %"
+    )
