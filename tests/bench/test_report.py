@@ -47,5 +47,9 @@ def test_ab_takes_turns_and_compares_medians():
     assert round(out["rps_cost_pct"], 3) == round(100 * (1 - 91.5 / 99.5), 3)
     assert out["log on"]["cpu_us"] == 500.0 and out["cpu_cost_pct"] == 0.0
     text = ab.line(out, 3)
-    assert text is not None and "log on 92 vs off 100 req/s" in text and "4 turns of 3 s per side" in text
+    assert (
+        text is not None
+        and "log on 92 vs off 100 req/s" in text
+        and "4 turns of 3 s per side" in text
+    )
     assert "not measured" in (ab.line({"error": "boom"}, 3) or "")
