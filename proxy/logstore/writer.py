@@ -8,12 +8,11 @@ in one transaction (``BEGIN IMMEDIATE``, multi-row ``INSERT``s into ``requests``
 rows that have key tokens, ``request_keys``, ``COMMIT``); ``close`` waits for the queue to
 drain (the SIGTERM path).
 
-Rows are built before the transaction starts, so the write lock (which other workers' writers
-and feedback writes wait for) is held for the inserts alone. The GIL switch interval
-(`proxy.server`) bounds how long the event loop can wait for the thread. Write errors are
-retried — a locked or full disk holds the batch, it does not drop it; only a row SQLite
-rejects outright (a constraint) is skipped and logged, and an id another worker already took
-moves the row to the next free id.
+The thread holds the GIL only in short stretches: rows are built and bound a chunk at a time,
+and SQLite releases the GIL while it writes each row, so the event loop never waits on the
+writer for long. Write errors are retried — a locked or full disk holds the batch, it does
+not drop it; only a row SQLite rejects outright (a constraint) is skipped and logged, and an
+id another worker already took moves the row to the next free id.
 """
 
 from __future__ import annotations
@@ -40,7 +39,7 @@ Built = tuple[tuple, str]
 PRUNE_EVERY_S = 3600.0
 PRUNE_CHUNK = 500
 CHUNK = 16
-"""Rows per multi-row ``INSERT`` statement (at most)."""
+"""Rows built and bound per GIL stretch of the writer thread (≈ 0.1 ms)."""
 INSERT_REQUEST = (
     f"INSERT INTO requests ({', '.join(REQUEST_COLUMNS)}) "
     f"VALUES ({', '.join('?' * len(REQUEST_COLUMNS))})"
@@ -234,14 +233,14 @@ class LogWriter:
     # ---- on aiosqlite's thread -----------------------------------------------------------
 
     def _write_sync(self, batch: list[Item]) -> int:
-        """Build the batch's rows, then insert them in one transaction: the write lock (which
-        other workers' writers and feedback writes wait for) is held only for the inserts."""
-        built = self._build_rows(batch)
         db: sqlite3.Connection = self._conn._conn
+        built: list[Built] = []
+        done = 0
         db.execute("BEGIN IMMEDIATE")
         try:
-            for i in range(0, len(built), CHUNK):
-                chunk = built[i : i + CHUNK]
+            for done in range(0, len(batch), CHUNK):
+                chunk = self._build_chunk(batch[done : done + CHUNK])
+                built += chunk
                 _insert(db, INSERT_REQUEST, [b[0] for b in chunk])
                 keys = [(b[0][0], b[1]) for b in chunk if b[1]]
                 if keys:
@@ -253,9 +252,10 @@ class LogWriter:
             raise
         except sqlite3.Error:  # a constraint (e.g. an id taken by another worker)
             _rollback(db)
+        built += self._build_chunk(batch[done + CHUNK :])
         return self._write_one_by_one(db, built)
 
-    def _build_rows(self, items: list[Item]) -> list[Built]:
+    def _build_chunk(self, items: list[Item]) -> list[Built]:
         out = []
         build = self._build
         for item in items:
