@@ -133,7 +133,10 @@ class Outcome(msgspec.Struct, kw_only=True):
 
 
 class Recorder(Protocol):
-    """Told about every finished request (log row, metrics). Must not do blocking I/O; may
-    await to push back (a full log queue), never to write to disk on the request path."""
+    """Told about every finished request (log row, metrics). Must not do blocking I/O. Returns
+    None when done, or an awaitable to push back with (a full log queue): the handler awaits
+    only then, so the usual request pays for no coroutine. Never writes to disk itself."""
 
-    async def record(self, call: Call, reply: Reply | None, outcome: Outcome) -> None: ...
+    def record(
+        self, call: Call, reply: Reply | None, outcome: Outcome
+    ) -> Awaitable[None] | None: ...

@@ -62,7 +62,9 @@ async def handle(request: web.Request) -> web.StreamResponse:
         outcome = _failed(call, 500, "internal error", response)
     for recorder in services.recorders:
         try:
-            await recorder.record(call, reply, outcome)
+            waiting = recorder.record(call, reply, outcome)
+            if waiting is not None:
+                await waiting
         except Exception:
             log.exception("recorder %r failed", recorder)
     return response

@@ -58,7 +58,7 @@ class MetricsRecorder:
         self._gauges: list[tuple[str, str, str, Callable[[], float]]] = []
         self._worker = str(os.getpid())
 
-    async def record(self, call: Any, reply: Any, outcome: Any) -> None:
+    def record(self, call: Any, reply: Any, outcome: Any) -> None:
         provider = (reply.provider if reply is not None else "") or (
             getattr(call.config, "provider", None) or "none"
         )

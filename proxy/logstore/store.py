@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
 from typing import Any
 
@@ -51,14 +51,17 @@ class LogRecorder:
         self._offer = writer.offer
         self._put = writer.put
 
-    async def record(self, call: Any, reply: Any, outcome: Any) -> None:
+    def record(self, call: Any, reply: Any, outcome: Any) -> Awaitable[None] | None:
+        """Queue the request's row; only when the queue is full, the awaitable that waits for
+        room (the caller awaits it: push back, nothing dropped)."""
         try:
             item = capture(call, reply, outcome)
         except Exception:  # a bug in logging must not break the gateway's answer
             log.exception("could not capture the log row for trace %s", call.trace_id)
-            return
-        if not self._offer(item):
-            await self._put(item)
+            return None
+        if self._offer(item):
+            return None
+        return self._put(item)
 
 
 def _prepare(path: str) -> None:

@@ -146,11 +146,13 @@ async def record(store: Any, **kw: Any) -> Call:
     status = kw.pop("status", 200)
     rep_kw = {k: kw.pop(k) for k in ("retries", "cache_status") if k in kw}
     call = make_call(**kw)
-    await store.recorder.record(
+    waiting = store.recorder.record(
         call,
         make_reply(status=status, provider=call.config.provider or "openai", **rep_kw),
         make_outcome(status=status, **out_kw),
     )
+    if waiting is not None:  # the queue was full: wait for room, as the handler does
+        await waiting
     return call
 
 

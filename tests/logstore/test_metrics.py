@@ -25,9 +25,7 @@ async def test_counts_and_scrape(store, aiohttp_client):
     m = MetricsRecorder()
     m.watch_log_store(store)
     for latency in (3.0, 40.0, 700.0):
-        await m.record(
-            make_call(attempts=3), make_reply(retries=2), make_outcome(latency_ms=latency)
-        )
+        m.record(make_call(attempts=3), make_reply(retries=2), make_outcome(latency_ms=latency))
     call = make_call(provider="anthropic", cache="semantic")
     call.attempts[0] = Attempt(
         target_path="config",
@@ -37,16 +35,16 @@ async def test_counts_and_scrape(store, aiohttp_client):
         latency_ms=1,
         error="connection refused",
     )
-    await m.record(
+    m.record(
         call,
         make_reply(status=502, provider="anthropic", cache_status="SEMANTIC MISS"),
         make_outcome(status=502, body=b"{}"),
     )
-    await m.record(make_call(cache="simple"), make_reply(cache_status="HIT"), make_outcome())
-    await m.record(
+    m.record(make_call(cache="simple"), make_reply(cache_status="HIT"), make_outcome())
+    m.record(
         make_call(), make_reply(), make_outcome(streamed=True, complete=False, tail=b"data: {}\n\n")
     )
-    await m.record(make_call(provider='we"ird\\'), None, make_outcome(status=400, body=b"{}"))
+    m.record(make_call(provider='we"ird\\'), None, make_outcome(status=400, body=b"{}"))
 
     app = web.Application()
     add_metrics_route(app, m)

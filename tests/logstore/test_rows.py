@@ -211,7 +211,7 @@ async def test_secrets_never_reach_the_file(tmp_path, open_logs):
             metadata={"_user": "u1"},
         )
         call.attempts[0].url = f"https://gen.test/v1/models/x:generate?key={SECRET}"
-        await store.recorder.record(call, make_reply(), make_outcome())
+        assert store.recorder.record(call, make_reply(), make_outcome()) is None
     await store.flush()
     files = [p for p in Path(tmp_path).iterdir() if p.name.startswith("logs.sqlite3")]
     assert any(p.name.endswith("-wal") for p in files)
