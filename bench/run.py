@@ -25,21 +25,21 @@ process started is stopped by PID at exit; exits 1 when a row was skipped or saw
 from __future__ import annotations
 
 import datetime as dt
-import http.client
 import json
 import os
-import shlex
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import ab, cache_seed, machine, procs, report, scenarios, wrk
+from bench import ab, cache_seed, machine, procs, report, wrk
+from bench.options import Options
+from bench.probe import probe
 from bench.procs import LOOPBACK, Procs
 from bench.scenarios import Scenario
 
@@ -47,47 +47,6 @@ REPO = Path(__file__).resolve().parent.parent
 OUT = Path(__file__).resolve().parent / "out"
 CONNECTIONS = 32
 GATEWAY_CPU, LOAD_CPU = 1, 0
-
-
-@dataclass
-class Options:
-    seconds: float = 5.0
-    chunks: int = 20
-    scenarios: list[Scenario] = field(default_factory=list)
-    gateway: list[str] = field(default_factory=list)
-    pin: bool = True
-    ab_rounds: int = 3
-    ab_seconds: float = 3.0
-
-    @property
-    def latency_seconds(self) -> float:
-        return float(max(1, round(self.seconds * 0.6)))
-
-    @property
-    def ttfb_seconds(self) -> float:
-        return max(1.0, self.seconds * 0.4)
-
-    @classmethod
-    def from_env(cls, env: dict[str, str]) -> Options:
-        return cls(
-            seconds=float(env.get("BENCH_SECONDS") or 5),
-            chunks=int(env.get("BENCH_CHUNKS") or 20),
-            scenarios=scenarios.select(env.get("BENCH_SCENARIOS")),
-            gateway=gateway_command(env),
-            pin=procs.can_pin(),
-            ab_rounds=int(env.get("BENCH_AB_ROUNDS") or 3),
-            ab_seconds=float(env.get("BENCH_AB_SECONDS") or 3),
-        )
-
-
-def gateway_command(env: dict[str, str]) -> list[str]:
-    """``BENCH_GATEWAY``, else the ``lockgate`` script beside this Python, else its module."""
-    if env.get("BENCH_GATEWAY"):
-        return shlex.split(env["BENCH_GATEWAY"])
-    script = Path(sys.executable).parent / "lockgate"
-    if script.exists():
-        return [str(script)]
-    return [sys.executable, "-c", "import sys; from proxy.cli import main; sys.exit(main())"]
 
 
 @dataclass
@@ -357,37 +316,6 @@ class Bench:
             runs=runs,
         )
         return row
-
-
-def probe(port: int, scenario: Scenario, headers: dict[str, str], *, gateway: bool) -> str | None:
-    """Requests checked by hand (two when headers are expected); why the row cannot be
-    measured, or None."""
-    tries = 2 if gateway and scenario.expect else 1
-    for _ in range(tries):
-        try:
-            conn = http.client.HTTPConnection(LOOPBACK, port, timeout=10)
-            conn.request(
-                "POST",
-                scenario.path,
-                body=scenario.body,
-                headers={"Content-Type": "application/json", **headers},
-            )
-            resp = conn.getresponse()
-            body = resp.read()
-            conn.close()
-        except OSError as e:
-            return f"probe failed: {e!r}"
-        if resp.status != 200:
-            return f"probe answered {resp.status}: {body[:200]!r}"
-    if scenario.stream and b"data: [DONE]" not in body:
-        return f"stream did not end with data: [DONE]: {body[-200:]!r}"
-    if not scenario.stream and b'"choices"' not in body:
-        return f"not a chat.completion: {body[:200]!r}"
-    if gateway:
-        for name, want in scenario.expect.items():
-            if resp.getheader(name) != want:
-                return f"expected {name}: {want}, got {resp.getheader(name)!r}"
-    return None
 
 
 def _exit_on_sigterm(signum: int, frame: object) -> None:
