@@ -53,14 +53,6 @@ _LOW = (1 << ID_SHIFT) - 1
 Built = tuple[tuple, str]
 
 
-def new_id(arrival_ns: int) -> int:
-    """Sortable by arrival time (µs); the low bits are a per-process counter with a random
-    start. Two workers can still pick the same id (same µs, same low bits): the writer
-    notices the unique index's complaint and moves the later row to the next free id.
-    (`RowBuilder.build_captured` inlines this.)"""
-    return ((arrival_ns // 1000) << ID_SHIFT) | (next(_counter) & _LOW)
-
-
 def scrub_url(url: str) -> str:
     """Upstream URLs carry no key by contract; strip key-like query values anyway."""
     return _SECRET_QUERY.sub(r"\1***", url) if "?" in url else url
@@ -172,7 +164,6 @@ class RowBuilder:
         self.bodies = settings.bodies
         self.limit = settings.body_limit if settings.bodies == "truncated" else None
         self.prices = prices
-        self._costs: dict[tuple[str | None, str], tuple[float, float] | None] = {}
 
     def _body(self, data: bytes | None) -> bytes | None:
         if self.bodies == "off" or not data:
@@ -180,20 +171,6 @@ class RowBuilder:
         if self.limit is not None and len(data) > self.limit:
             return data[: self.limit]
         return data
-
-    def _cost(self, provider: str | None, model: str | None, tokens: usage.Tokens) -> float | None:
-        if not model or (tokens.prompt is None and tokens.completion is None):
-            return None
-        key = (provider, model)
-        try:
-            price = self._costs[key]
-        except KeyError:
-            price = self.prices.lookup(provider, model)
-            if len(self._costs) < 4096:
-                self._costs[key] = price
-        if price is None:
-            return None
-        return ((tokens.prompt or 0) * price[0] + (tokens.completion or 0) * price[1]) / 1e6
 
     def build(self, call: Any, reply: Any, outcome: Any) -> Built:
         """`capture` and `build_captured` in one go (tests, tools)."""
@@ -225,6 +202,9 @@ class RowBuilder:
             answer,
             bytes_out,
         ) = cap
+        # The id sorts by arrival (µs); the low bits are a per-process counter with a random
+        # start. Two workers can still pick the same id (same µs, same low bits): the writer
+        # notices the unique index's complaint and moves the later row to the next free id.
         rid = ((arrived_ns // 1000) << ID_SHIFT) | (next(_counter) & _LOW)
         if rep is not None:
             target_path, provider, retries, ttfb_ms, cache_status, rep_error = rep
@@ -243,7 +223,9 @@ class RowBuilder:
         if cache_status in _HITS:
             cost = 0.0 if tokens.total is not None else None
         else:
-            cost = self._cost(provider, tokens.model or model, tokens)
+            cost = self.prices.cost(
+                provider, tokens.model or model, tokens.prompt, tokens.completion
+            )
         detail = Detail(
             span_id,
             parent_span_id,
