@@ -163,46 +163,6 @@ def plot(path: Path, rows: list[Row]) -> None:
     plt.close(fig)
 
 
-def logging_cost(rows: list[Row]) -> dict[str, float] | None:
-    """What the request log costs: the ``chat`` gateway row (log on) against ``log-off``, both
-    from this run. None unless both were measured."""
-    got = {
-        r["scenario"]: r
-        for r in rows
-        if r["target"] == "lockgate"
-        and not r.get("skipped")
-        and r["scenario"] in ("chat", "log-off")
-    }
-    if len(got) < 2:
-        return None
-    on, off = got["chat"], got["log-off"]
-    out = {
-        "rps_on": on["rps"],
-        "rps_off": off["rps"],
-        "rps_cost_pct": 100 * (1 - on["rps"] / off["rps"]),
-    }
-    if on.get("cpu_us_per_req") and off.get("cpu_us_per_req"):
-        out["cpu_us_on"] = on["cpu_us_per_req"]
-        out["cpu_us_off"] = off["cpu_us_per_req"]
-        out["cpu_cost_pct"] = 100 * (on["cpu_us_per_req"] / off["cpu_us_per_req"] - 1)
-    return out
-
-
-def logging_line(cost: dict[str, float] | None) -> str | None:
-    if cost is None:
-        return None
-    line = (
-        f"request log (chat vs log-off): {cost['rps_on']:,.0f} vs {cost['rps_off']:,.0f} req/s "
-        f"= {cost['rps_cost_pct']:.1f} % fewer"
-    )
-    if "cpu_cost_pct" in cost:
-        line += (
-            f"; CPU/req {cost['cpu_us_on']:.0f} vs {cost['cpu_us_off']:.0f} µs "
-            f"= {cost['cpu_cost_pct']:+.1f} %"
-        )
-    return line
-
-
 def cache_lines(rows: list[Row], micro: dict[str, Any] | None) -> list[str]:
     """The semantic rows' embed and FAISS search times, as the gateway timed them during the
     one-connection run, and the cache micro-benchmarks (`bench.cache_bench`)."""

@@ -384,13 +384,10 @@ def main() -> int:
     meta["duration_s"] = round(time.monotonic() - started, 1)
     meta["machine"]["during_run"] = machine.noise(ticks, machine.cpu_ticks())
     report.add_overhead(rows)
-    meta["logging_cost"] = report.logging_cost(rows)
     report.write_json(OUT / "results.json", meta, rows)
     report.plot(OUT / "latency.png", rows)
     print(report.table(rows))
     if (log_line := ab.line(meta.get("logging_ab"), opts.ab_seconds)) is not None:
-        print(log_line)
-    elif (log_line := report.logging_line(meta["logging_cost"])) is not None:
         print(log_line)
     for line in report.cache_lines(rows, meta.get("cache_micro")):
         print(line)

@@ -65,14 +65,14 @@ class LogFilter(msgspec.Struct, kw_only=True):
         args: list[Any] = []
         tokens: list[str] = []
         if self.trace_id is not None:
-            tokens.append(trace_key(self.trace_id))
+            window = id_window(self.trace_id)
+            if window is None:
+                tokens.append(trace_key(self.trace_id))
+            else:
+                sql.append(f"(id BETWEEN ? AND ? OR {_KEYED})")
+                args += [*window, trace_key(self.trace_id)]
         if self.metadata.get("_user") is not None:
             tokens.append(user_key(self.metadata["_user"]))
-        window = id_window(self.trace_id) if self.trace_id is not None else None
-        if window is not None:
-            tokens.pop(0)
-            sql.append(f"(id BETWEEN ? AND ? OR {_KEYED})")
-            args += [*window, trace_key(self.trace_id)]
         if tokens:
             sql.append(_KEYED)
             args.append(" AND ".join(tokens))

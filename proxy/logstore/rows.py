@@ -28,7 +28,7 @@ from proxy.jsonbody import peek
 from proxy.logstore import usage
 from proxy.logstore.models import Detail
 from proxy.logstore.prices import Prices
-from proxy.logstore.schema import ID_SHIFT, keys_of, meta_str, user_key
+from proxy.logstore.schema import ID_SHIFT, found_by_time, keys_of, meta_str
 from proxy.logstore.settings import LogSettings
 
 _encode = msgspec.json.Encoder().encode
@@ -109,14 +109,6 @@ def capture(call: Any, reply: Any, outcome: Any) -> Captured:
         )
     else:
         target_path = rep = None
-    # The model hint, inline (`_model_hint` reads the same): override, parsed body, or peek.
-    if (target_path and "[" in target_path) or config.override_params:
-        hint = _model_hint(call, target_path)
-    elif isinstance(call._json, dict):
-        m = call._json.get("model")
-        hint = m if isinstance(m, str) else None
-    else:
-        hint = _PEEK
     return (
         call.arrived_ns or time.time_ns() - int(outcome.latency_ms * 1_000_000),
         call.trace_id,
@@ -131,7 +123,7 @@ def capture(call: Any, reply: Any, outcome: Any) -> Captured:
         call.body,
         call.metadata or None,
         call.cache.mode if call.cache is not None else None,
-        hint,
+        _model_hint(call, target_path),
         [
             (
                 a.target_path,
@@ -244,13 +236,6 @@ class RowBuilder:
             bytes_out,
             attempts_in,
         )
-        limit = self.limit
-        if self.bodies == "off":
-            bodies: tuple[bytes | None, bytes | None] = (None, None)
-        elif limit is None or (len(body) <= limit and len(answer or b"") <= limit):
-            bodies = (body or None, answer or None)
-        else:
-            bodies = (self._body(body), self._body(answer))
         row = (
             rid,
             trace_id,
@@ -267,11 +252,10 @@ class RowBuilder:
             cost,
             _encode(meta).decode() if meta else None,
             _encode(detail).decode(),
-            *bodies,
+            self._body(body),
+            self._body(answer),
         )
         user = meta_str(meta.get("_user")) if meta else None
-        if trace_made:
-            # A trace id the gateway made carries this row's own time, so `found_by_time`
-            # holds by construction: no trace token (and no need to parse the id to know).
-            return row, "" if user is None else user_key(user)
-        return row, keys_of(trace_id, user, rid)
+        # A trace id the gateway made carries this row's own time, so `found_by_time` holds
+        # by construction (no need to parse the id to know).
+        return row, keys_of(trace_id, user, by_time=trace_made or found_by_time(trace_id, rid))

@@ -264,10 +264,10 @@ def id_window(trace_id: str) -> tuple[int, int] | None:
     return max(0, t - spare) << ID_SHIFT, ((t + spare + 1) << ID_SHIFT) - 1
 
 
-def keys_of(trace_id: str, user: str | None, rid: int | None = None) -> str:
-    """The ``request_keys`` text of one request ("" when it needs none). ``rid=None`` keys
-    every trace (the v2 rule, kept for the v2 migration)."""
-    keys = "" if rid is not None and found_by_time(trace_id, rid) else trace_key(trace_id)
+def keys_of(trace_id: str, user: str | None, *, by_time: bool) -> str:
+    """The ``request_keys`` text of one request ("" when it needs none): no trace token when
+    its rows are found ``by_time`` (`found_by_time`)."""
+    keys = "" if by_time else trace_key(trace_id)
     if user is not None:
         keys = f"{keys} {user_key(user)}" if keys else user_key(user)
     return keys
@@ -284,8 +284,10 @@ def user_of(metadata: str | None) -> str | None:
 
 
 def stored_keys(trace_id: str, metadata: str | None, rid: int | None = None) -> str:
-    """`keys_of` for a stored row (``metadata`` as stored JSON)."""
-    return keys_of(trace_id, user_of(metadata), rid)
+    """`keys_of` for a stored row (``metadata`` as stored JSON). ``rid=None`` keys every
+    trace (the v2 rule, kept for the v2 migration)."""
+    by_time = rid is not None and found_by_time(trace_id, rid)
+    return keys_of(trace_id, user_of(metadata), by_time=by_time)
 
 
 def configure(conn: sqlite3.Connection) -> None:

@@ -75,18 +75,21 @@ class Tokens(msgspec.Struct, frozen=True):
 NONE = Tokens()
 
 
-def _from_usage(u: _Usage | None, g: _GeminiUsage | None) -> Tokens | None:
+def _from_usage(
+    u: _Usage | None, g: _GeminiUsage | None, model: str | None = None
+) -> Tokens | None:
+    """Tokens from a usage object (OpenAI/Anthropic or Gemini shaped), with ``model`` kept."""
     if u is not None:
         p = u.prompt_tokens if u.prompt_tokens is not None else u.input_tokens
         c = u.completion_tokens if u.completion_tokens is not None else u.output_tokens
         if p is None and c is None and u.total_tokens is None:
             return None
         total = u.total_tokens if u.total_tokens is not None else (p or 0) + (c or 0)
-        return Tokens(p, c, total)
+        return Tokens(p, c, total, False, model)
     if g is not None and (g.promptTokenCount is not None or g.totalTokenCount is not None):
         p, c = g.promptTokenCount, g.candidatesTokenCount
         total = g.totalTokenCount if g.totalTokenCount is not None else (p or 0) + (c or 0)
-        return Tokens(p, c, total)
+        return Tokens(p, c, total, False, model)
     return None
 
 
@@ -96,16 +99,9 @@ def from_body(body: bytes | None, request_bytes: int) -> Tokens:
         return NONE
     try:
         head = _usage_only.decode(body)
-        u = head.usage
-        if u is not None and u.prompt_tokens is not None and u.completion_tokens is not None:
-            # The usual OpenAI-shaped answer, without the general path's calls.
-            total = u.total_tokens
-            if total is None:
-                total = u.prompt_tokens + u.completion_tokens
-            return Tokens(u.prompt_tokens, u.completion_tokens, total, False, head.model)
-        found = _from_usage(u, head.usageMetadata)
+        found = _from_usage(head.usage, head.usageMetadata, head.model)
         if found is not None:
-            return Tokens(found.prompt, found.completion, found.total, False, head.model)
+            return found
         ans = _answer.decode(body)
     except (msgspec.DecodeError, msgspec.ValidationError):
         return NONE
