@@ -4,6 +4,8 @@ The request log costs a few per cent of throughput, and on a shared machine two 
 taken a minute apart differ by more than that. So both gateways run at once (both pinned to the
 gateway's CPU; only the one under load uses it) and take turns in an A B B A … order, a short
 wrk run each; the medians of the turns are compared. Drift over the run hits both alike.
+A turn lasts until its gateway's log is written (`probe.drain_log`): the log writer may trail
+the requests, and what it writes after the turn would otherwise be charged to the other side.
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import time
 
 from bench.procs import LOOPBACK
 from bench.scenarios import Scenario
@@ -37,3 +38,29 @@ def probe(port: int, scenario: Scenario, headers: dict[str, str], *, gateway: bo
             if resp.getheader(name) != want:
                 return f"expected {name}: {want}, got {resp.getheader(name)!r}"
     return None
+
+
+def log_backlog(port: int) -> int:
+    """The gateway's ``lockgate_log_rows_unwritten`` (0 when it keeps no log)."""
+    conn = http.client.HTTPConnection(LOOPBACK, port, timeout=10)
+    try:
+        conn.request("GET", "/metrics")
+        text = conn.getresponse().read().decode()
+    finally:
+        conn.close()
+    for line in text.splitlines():
+        if line.startswith("lockgate_log_rows_unwritten"):
+            return int(float(line.rsplit(" ", 1)[1]))
+    return 0
+
+
+def drain_log(port: int, limit_s: float = 60.0) -> float:
+    """Wait until the gateway has committed every log row it was handed; seconds waited.
+
+    The writer may trail the requests (a queue of thousands of rows, written by a process that
+    yields the CPU to requests), so a short run can end before its log is written. A fair
+    throughput counts that time too (see ``bench.ab``)."""
+    started = time.perf_counter()
+    while log_backlog(port) and time.perf_counter() - started < limit_s:
+        time.sleep(0.005)
+    return time.perf_counter() - started

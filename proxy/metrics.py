@@ -95,6 +95,12 @@ class MetricsRecorder:
             lambda: store.queue_depth,
         )
         self.gauge(
+            "lockgate_log_rows_unwritten",
+            "gauge",
+            "Log rows recorded but not yet committed (queued or being written).",
+            lambda: store.writer.unwritten,
+        )
+        self.gauge(
             "lockgate_log_rows_written_total",
             "counter",
             "Log rows written to SQLite.",

@@ -109,8 +109,12 @@ def capture(call: Any, reply: Any, outcome: Any) -> Captured:
         )
     else:
         target_path = rep = None
+    # The id sorts by arrival (µs); the low bits are a per-process counter with a random
+    # start. Two workers can still pick the same id (same µs, same low bits): the writer
+    # notices the unique index's complaint and moves the later row to the next free id.
+    arrived_ns = call.arrived_ns or time.time_ns() - int(outcome.latency_ms * 1_000_000)
     return (
-        call.arrived_ns or time.time_ns() - int(outcome.latency_ms * 1_000_000),
+        ((arrived_ns // 1000) << ID_SHIFT) | (next(_counter) & _LOW),
         call.trace_id,
         call.trace_made,
         h.get("x-portkey-span-id"),
@@ -149,7 +153,7 @@ def capture(call: Any, reply: Any, outcome: Any) -> Captured:
 
 
 class RowBuilder:
-    """Builds rows in the log writer's thread. Every request pays for this code, so it keeps
+    """Builds rows in the log writer. Every request pays for this code, so it keeps
     to few calls: a function call costs more here than most of the arithmetic around it."""
 
     def __init__(self, settings: LogSettings, prices: Prices) -> None:
@@ -170,7 +174,7 @@ class RowBuilder:
 
     def build_captured(self, cap: Captured) -> Built:
         (
-            arrived_ns,
+            rid,
             trace_id,
             trace_made,
             span_id,
@@ -194,10 +198,6 @@ class RowBuilder:
             answer,
             bytes_out,
         ) = cap
-        # The id sorts by arrival (µs); the low bits are a per-process counter with a random
-        # start. Two workers can still pick the same id (same µs, same low bits): the writer
-        # notices the unique index's complaint and moves the later row to the next free id.
-        rid = ((arrived_ns // 1000) << ID_SHIFT) | (next(_counter) & _LOW)
         if rep is not None:
             target_path, provider, retries, ttfb_ms, cache_status, rep_error = rep
         else:

@@ -1,12 +1,13 @@
 """The log store: open it at start-up, hand its recorder to the gateway, close it at shutdown.
 
-Two SQLite connections (WAL): one owned by the writer task (request rows, batched), one for the
-API and CLI-style reads plus feedback writes, which are few and must be committed before the
-200 goes out. Migrations run once, in a thread, before either connection opens.
+Two SQLite connections (WAL): one owned by the log writer (request rows, batched, on its own
+thread; see ``sinks``), one for the API and CLI-style reads plus feedback
+writes, which are few and must be committed before the 200 goes out. Migrations run once, in
+a thread, before either connection opens.
 
 On the request path, recording is `rows.capture` (a flat tuple of the row's raw values) and
 one append to the writer's queue (or an await when it is full); the row itself is built
-later, in the writer's thread (see ``writer.py``).
+later, in the log writer (see ``writer.py``).
 """
 
 from __future__ import annotations
@@ -35,19 +36,17 @@ from proxy.logstore.query import LogFilter, entry, list_sql
 from proxy.logstore.rows import RowBuilder, capture
 from proxy.logstore.schema import REQUEST_COLUMNS, migrate, open_sync, parse_id
 from proxy.logstore.settings import LogSettings
+from proxy.logstore.sinks import ThreadSink
 from proxy.logstore.writer import LogWriter
 from proxy.sqlite import open_sqlite
 
 log = logging.getLogger("lockgate.logstore")
-WRITER_PRAGMAS = ("cache_size=-16000",)
-"""16 MB of page cache for the writer: the hot right edges of the tables and indexes."""
 
 
 class LogRecorder:
     """The gateway's `Recorder` for logs: queues the finished request (awaits when full)."""
 
-    def __init__(self, builder: RowBuilder, writer: LogWriter) -> None:
-        self.builder = builder
+    def __init__(self, writer: LogWriter) -> None:
         self._offer = writer.offer
         self._put = writer.put
 
@@ -81,23 +80,19 @@ class LogStore:
         self,
         path: str,
         settings: LogSettings,
-        writer_conn: aiosqlite.Connection,
         conn: aiosqlite.Connection,
     ) -> None:
         self.path = path
         self.settings = settings
         self._conn = conn
-        self._wconn = writer_conn
-        builder = RowBuilder(settings, Prices.from_settings(settings))
         self.writer = LogWriter(
-            writer_conn,
-            builder.build_captured,
+            ThreadSink(path, RowBuilder(settings, Prices.from_settings(settings))),
             queue_size=settings.queue_size,
             batch_size=settings.batch_size,
             retention_days=settings.retention_days,
             linger_ms=settings.linger_ms,
         )
-        self.recorder = LogRecorder(builder, self.writer)
+        self.recorder = LogRecorder(self.writer)
         self._closed = False
         self._fb_lock = asyncio.Lock()  # one feedback transaction at a time on ``_conn``
 
@@ -107,10 +102,13 @@ class LogStore:
         path = str(path)
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         await asyncio.to_thread(_prepare, path)
-        wconn = await _connect(path, *WRITER_PRAGMAS)
         conn = await _connect(path)
-        store = cls(path, settings, wconn, conn)
-        store.writer.start()
+        store = cls(path, settings, conn)
+        try:
+            await store.writer.start()
+        except BaseException:
+            await conn.close()
+            raise
         return store
 
     @property
@@ -126,7 +124,6 @@ class LogStore:
             return
         self._closed = True
         await self.writer.close()
-        await self._wconn.close()
         await self._conn.close()
 
     # ---- reads -------------------------------------------------------------------------

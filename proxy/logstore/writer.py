@@ -1,18 +1,14 @@
-"""The only code that writes log rows: a bounded queue drained by one task, in batches.
+"""The log writer's gateway side: a bounded queue drained by one task, in batches.
 
 ``put`` awaits when the queue is full, so a slow disk slows the requests that log instead of
 losing their rows. What is queued is cheap to queue: a flat tuple of the request's raw
-values (`rows.capture`). The writer takes what is queued (up to ``batch_size``) and
-hands the whole batch to aiosqlite's thread in one hop, where the rows are built and written
-in one transaction (``BEGIN IMMEDIATE``, multi-row ``INSERT``s into ``requests`` and, for the
-rows that have key tokens, ``request_keys``, ``COMMIT``); ``close`` waits for the queue to
-drain (the SIGTERM path).
+values (`rows.capture`). The writer task takes what is queued (up to ``batch_size``, after a
+short linger so batches fill) and hands the whole batch to its sink in one hop (aiosqlite's
+thread, ``sinks``), where the rows are built and written in one transaction (``batches``). ``close`` waits for the queue to drain (the SIGTERM
+path).
 
-The thread holds the GIL only in short stretches: rows are built and bound a chunk at a time,
-and SQLite releases the GIL while it writes each row, so the event loop never waits on the
-writer for long. Write errors are retried — a locked or full disk holds the batch, it does
-not drop it; only a row SQLite rejects outright (a constraint) is skipped and logged, and an
-id another worker already took moves the row to the next free id.
+Write errors are retried — a locked or full disk holds the batch, it does not drop it; only a row SQLite rejects outright (a constraint) is skipped and
+logged.
 """
 
 from __future__ import annotations
@@ -22,31 +18,17 @@ import logging
 import sqlite3
 import time
 from collections import deque
-from collections.abc import Callable
-from functools import cache
-from itertools import chain
 
-import aiosqlite
-
-from proxy.logstore.schema import REQUEST_COLUMNS, id_at, stored_keys
+from proxy.logstore.batches import PRUNE_CHUNK
+from proxy.logstore.schema import id_at
+from proxy.logstore.sinks import Sink
 from proxy.tasks import spawn
 
 log = logging.getLogger("lockgate.logstore")
 
 Item = tuple
 """What `rows.capture` returns for one request."""
-Built = tuple[tuple, str]
 PRUNE_EVERY_S = 3600.0
-PRUNE_CHUNK = 500
-CHUNK = 16
-"""Rows built and bound per GIL stretch of the writer thread (≈ 0.1 ms)."""
-INSERT_REQUEST = (
-    f"INSERT INTO requests ({', '.join(REQUEST_COLUMNS)}) "
-    f"VALUES ({', '.join('?' * len(REQUEST_COLUMNS))})"
-)
-INSERT_KEYS = "INSERT INTO request_keys (rowid, k) VALUES (?, ?)"
-_flat = chain.from_iterable
-DELETE_KEYS = "INSERT INTO request_keys (request_keys, rowid, k) VALUES ('delete', ?, ?)"
 
 
 class StoreClosed(RuntimeError):
@@ -60,8 +42,7 @@ class LogWriter:
 
     def __init__(
         self,
-        conn: aiosqlite.Connection,
-        build: Callable[..., Built],
+        sink: Sink,
         *,
         queue_size: int,
         batch_size: int,
@@ -69,8 +50,7 @@ class LogWriter:
         linger_ms: float = 0.0,
     ) -> None:
         self._linger_s = linger_ms / 1000
-        self._conn = conn
-        self._build = build
+        self._sink = sink
         self._retention_s = retention_days * 86400 if retention_days else None
         self._next_prune = 0.0
         self._items: list[Item] = []
@@ -86,14 +66,26 @@ class LogWriter:
         self._stopped = False
         self.written = 0
         self.batches = 0
-        self.failures = 0
+        self._errors = 0
 
-    def start(self) -> None:
+    async def start(self) -> None:
+        await self._sink.start()
         self._task = spawn(self._run(), name="lockgate-log-writer")
 
     @property
+    def failures(self) -> int:
+        """Write errors (each retry counts) plus rows that could not be built or stored."""
+        return self._errors + self._sink.failures
+
+    @property
     def depth(self) -> int:
+        """Rows waiting in the queue."""
         return len(self._items)
+
+    @property
+    def unwritten(self) -> int:
+        """Rows recorded but not yet committed: queued, or in the batch being written."""
+        return self._queued - self._done
 
     def offer(self, item: Item) -> bool:
         """Queue without waiting; False when the queue is full (then ``await put``)."""
@@ -137,8 +129,9 @@ class LogWriter:
         self._hurry()
         if self._task is None:
             self._stopped = True
-            return
-        await asyncio.shield(self._task)
+        else:
+            await asyncio.shield(self._task)
+        await self._sink.close()
 
     def _hurry(self) -> None:
         wake = self._wake
@@ -211,112 +204,22 @@ class LogWriter:
         delay = 0.05
         while True:
             try:
-                await self.write(batch)
+                self.written += await self.write(batch)
                 self.batches += 1
                 return
             except sqlite3.OperationalError as e:
-                self.failures += 1
+                self._errors += 1
                 log.error("log write failed (%s); retrying %d rows in %.2fs", e, len(batch), delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
             except Exception:
-                self.failures += 1
+                self._errors += len(batch)
                 log.exception("log batch of %d rows lost", len(batch))
                 return
 
-    async def write(self, batch: list[Item]) -> None:
-        """One transaction for the whole batch, in one hop to the connection's thread."""
-        # aiosqlite has no public "run this function on the connection's thread";
-        # ``_execute`` is what its own methods use (stable since aiosqlite 0.17).
-        self.written += await self._conn._execute(self._write_sync, batch)
-
-    # ---- on aiosqlite's thread -----------------------------------------------------------
-
-    def _write_sync(self, batch: list[Item]) -> int:
-        db: sqlite3.Connection = self._conn._conn
-        built: list[Built] = []
-        done = 0
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            for done in range(0, len(batch), CHUNK):
-                chunk = self._build_chunk(batch[done : done + CHUNK])
-                built += chunk
-                _insert(db, INSERT_REQUEST, [b[0] for b in chunk])
-                keys = [(b[0][0], b[1]) for b in chunk if b[1]]
-                if keys:
-                    _insert(db, INSERT_KEYS, keys)
-            db.execute("COMMIT")
-            return len(built)
-        except sqlite3.OperationalError:
-            _rollback(db)
-            raise
-        except sqlite3.Error:  # a constraint (e.g. an id taken by another worker)
-            _rollback(db)
-        built += self._build_chunk(batch[done + CHUNK :])
-        return self._write_one_by_one(db, built)
-
-    def _build_chunk(self, items: list[Item]) -> list[Built]:
-        out = []
-        build = self._build
-        for item in items:
-            try:
-                out.append(build(item))
-            except Exception:  # a bug in logging must not stop the writer
-                self.failures += 1
-                log.exception("could not build the log row for trace %s", item[1])
-        return out
-
-    def _write_one_by_one(self, db: sqlite3.Connection, built: list[Built]) -> int:
-        written = 0
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            for row, keys in built:
-                for _ in range(64):
-                    db.execute("SAVEPOINT one")
-                    try:
-                        db.execute(INSERT_REQUEST, row)
-                        if keys:
-                            db.execute(INSERT_KEYS, (row[0], keys))
-                        db.execute("RELEASE one")
-                        written += 1
-                        break
-                    except sqlite3.OperationalError:
-                        raise
-                    except sqlite3.Error as e:
-                        db.execute("ROLLBACK TO one")
-                        db.execute("RELEASE one")
-                        rid = row[0]
-                        taken = db.execute("SELECT 1 FROM requests WHERE id = ?", (rid,)).fetchone()
-                        if taken is None or not isinstance(rid, int):
-                            self.failures += 1
-                            log.error("log row %s rejected: %r", rid, e)
-                            break
-                        row = (rid + 1, *row[1:])
-            db.execute("COMMIT")
-        except BaseException:
-            _rollback(db)
-            raise
-        return written
-
-    def _prune_sync(self, cutoff_id: int) -> int:
-        db: sqlite3.Connection = self._conn._conn
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            rows = db.execute(
-                "SELECT id, trace_id, metadata FROM requests WHERE id < ? ORDER BY id LIMIT ?",
-                (cutoff_id, PRUNE_CHUNK),
-            ).fetchall()
-            if rows:
-                keyed = [(r[0], k) for r in rows if (k := stored_keys(r[1], r[2], r[0]))]
-                db.executemany(DELETE_KEYS, keyed)
-                db.executemany("DELETE FROM requests WHERE id = ?", [(r[0],) for r in rows])
-            db.execute("COMMIT")
-        except BaseException:
-            _rollback(db)
-            raise
-        return len(rows)
-
-    # --------------------------------------------------------------------------------------
+    async def write(self, batch: list[Item]) -> int:
+        """One transaction for the whole batch, in one hop to the sink; rows written."""
+        return await self._sink.write(batch)
 
     async def prune(self, now: float | None = None) -> int:
         """Delete rows past retention, in chunks so the write lock is held briefly; runs on
@@ -328,7 +231,7 @@ class LogWriter:
         deleted = 0
         try:
             while True:
-                n = await self._conn._execute(self._prune_sync, cutoff)
+                n = await self._sink.prune(cutoff)
                 deleted += n
                 if n < PRUNE_CHUNK:
                     return deleted
@@ -337,36 +240,6 @@ class LogWriter:
             return deleted
 
 
-def _insert(db: sqlite3.Connection, sql: str, rows: list[tuple]) -> None:
-    """Insert ``rows`` with multi-row ``VALUES`` statements: SQLite writes each statement in
-    one call, so the thread gives the GIL away once per statement instead of once per row
-    (every hand-over is a thread switch when the event loop is busy). Statements come in
-    power-of-two sizes, so only a few are ever prepared (and all stay in the cache)."""
-    i, n = 0, len(rows)
-    while i < n:
-        size = _sizes_upto(n - i)
-        db.execute(_multi(sql, size), list(_flat(rows[i : i + size])))
-        i += size
-
-
-def _sizes_upto(n: int) -> int:
-    return min(CHUNK, 1 << (n.bit_length() - 1))
-
-
-@cache
-def _multi(sql: str, rows: int) -> str:
-    head, _, values = sql.partition(" VALUES ")
-    return f"{head} VALUES {', '.join([values] * rows)}"
-
-
 def _set(fut: asyncio.Future[None]) -> None:
     if not fut.done():
         fut.set_result(None)
-
-
-def _rollback(db: sqlite3.Connection) -> None:
-    try:
-        if db.in_transaction:
-            db.execute("ROLLBACK")
-    except sqlite3.Error:
-        pass

@@ -71,4 +71,5 @@ async def test_counts_and_scrape(store, aiohttp_client):
     )
     assert sample(text, "lockgate_streams_incomplete_total", provider="openai") == 1
     assert sample(text, "lockgate_log_queue_depth") == 0
+    assert sample(text, "lockgate_log_rows_unwritten") == 0
     assert "# TYPE lockgate_request_duration_seconds histogram" in text

@@ -1,4 +1,4 @@
-"""Schema v2: integer arrival ids, the hash-token key index, one thread hop per batch, and the
+"""Schema v2: integer arrival ids, the hash-token key index, one writer round trip per batch, and the
 migration of a v1 file."""
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ import time
 from proxy.logstore import LogFilter
 from proxy.logstore.rows import capture
 from proxy.logstore.schema import (
+    ID_SHIFT,
     MIGRATIONS,
     SCHEMA_VERSION,
     _statements,
@@ -37,35 +38,29 @@ async def test_ids_sort_by_arrival_and_carry_the_time(store):
     assert created_at(parse_id(slow.id)) == slow.created_at
 
 
-async def test_one_thread_hop_per_batch(open_logs):
+async def test_one_round_trip_per_batch(open_logs):
     store = await open_logs(batch_size=500, linger_ms=50)
-    conn = store.writer._conn
-    hops = 0
-    real = conn._execute
+    real = store.writer._sink.write
+    trips = 0
 
-    async def counting(fn, *a, **kw):
-        nonlocal hops
-        hops += 1
-        return await real(fn, *a, **kw)
+    async def counting(batch):
+        nonlocal trips
+        trips += 1
+        return await real(batch)
 
-    conn._execute = counting  # type: ignore[method-assign]
+    store.writer._sink.write = counting  # type: ignore[method-assign]
     for _ in range(200):
         await record(store, attempts=2)
     await store.flush()
-    assert hops == 1 and store.writer.batches == 1 and store.writer.written == 200
+    assert trips == 1 and store.writer.batches == 1 and store.writer.written == 200
 
 
 async def test_an_id_taken_by_another_worker_moves_the_row(open_logs):
     store = await open_logs(batch_size=10)
-    real_build = store.writer._build
-
-    def same_id(captured):
-        row, keys = real_build(captured)
-        return (1 << 40, *row[1:]), keys
-
-    store.writer._build = same_id  # type: ignore[method-assign]
     for i in range(3):
-        await record(store, trace_id=f"dup-{i}", attempts=2)
+        call = make_call(trace_id=f"dup-{i}", attempts=2)
+        captured = capture(call, make_reply(), make_outcome(latency_ms=float(i)))
+        store.writer.offer((1 << 40, *captured[1:]))  # all three with one id
     await store.flush()
     page = await store.list(LogFilter())
     assert sorted(e.trace_id for e in page.data) == ["dup-0", "dup-1", "dup-2"]
@@ -193,7 +188,7 @@ async def test_a_trace_is_found_by_time_and_by_token_at_once(store):
     call = make_call(trace_id=tid)
     rep, out = make_reply(), make_outcome(latency_ms=1.0)
     captured = list(capture(call, rep, out))
-    captured[0] += 60 * 10**9  # finished a minute later
+    captured[0] += (60 * 10**6) << ID_SHIFT  # arrived a minute later
     store.writer.offer(tuple(captured))
     await store.flush()
     assert _tokens(store.path, trace_key(tid)) == 1

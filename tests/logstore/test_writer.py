@@ -10,9 +10,10 @@ import time
 import pytest
 
 from proxy.logstore import StoreClosed
+from proxy.logstore.rows import capture
 from proxy.logstore.schema import SCHEMA_VERSION
 
-from .conftest import record
+from .conftest import make_call, make_outcome, make_reply, record
 
 
 def count(path: str, table: str = "requests") -> int:
@@ -58,7 +59,7 @@ async def test_full_queue_pushes_back_instead_of_dropping(open_logs):
         nonlocal max_depth
         max_depth = max(max_depth, store.queue_depth)
         await asyncio.sleep(0.02)
-        await real_write(batch)
+        return await real_write(batch)
 
     store.writer.write = slow_write  # type: ignore[method-assign]
     started = time.perf_counter()
@@ -83,7 +84,7 @@ async def test_transient_write_error_is_retried_not_dropped(open_logs):
         if fails:
             fails -= 1
             raise sqlite3.OperationalError("database is locked")
-        await real_write(batch)
+        return await real_write(batch)
 
     store.writer.write = flaky  # type: ignore[method-assign]
     for _ in range(5):
@@ -94,23 +95,14 @@ async def test_transient_write_error_is_retried_not_dropped(open_logs):
 
 
 async def test_a_row_sqlite_rejects_is_skipped_alone(open_logs):
-    store = await open_logs(batch_size=10)
-    real_build = store.writer._build
-    n = 0
-
-    def build(captured):
-        nonlocal n
-        n += 1
-        row, keys = real_build(captured)
-        if n == 3:
-            row = (row[0], None, *row[2:])  # trace_id NOT NULL
-        if n == 5:
-            raise RuntimeError("a bug in building one row")
-        return row, keys
-
-    store.writer._build = build  # type: ignore[method-assign]
-    for _ in range(7):
-        await record(store)
+    store = await open_logs(batch_size=10, linger_ms=50)
+    for n in range(7):
+        captured = capture(make_call(), make_reply(), make_outcome())
+        if n == 2:
+            captured = (captured[0], None, *captured[2:])  # trace_id is NOT NULL
+        if n == 4:
+            captured = captured[:5]  # a capture the builder cannot read: a bug, one row lost
+        store.writer.offer(captured)
     await store.close()
     assert count(store.path) == 5
     assert store.writer.failures == 2
