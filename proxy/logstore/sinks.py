@@ -16,7 +16,7 @@ from typing import Protocol
 
 import aiosqlite
 
-from proxy.logstore.batches import BatchWriter
+from proxy.logstore.batches import STATEMENT_CACHE, BatchWriter
 from proxy.logstore.rows import RowBuilder
 from proxy.sqlite import open_sqlite
 
@@ -58,7 +58,9 @@ class ThreadSink:
         return self._writer.failures if self._writer is not None else 0
 
     async def start(self) -> None:
-        self._conn = await open_sqlite(self._path, *WRITER_PRAGMAS, isolation_level=None)
+        self._conn = await open_sqlite(
+            self._path, *WRITER_PRAGMAS, isolation_level=None, cached_statements=STATEMENT_CACHE
+        )
         self._writer = BatchWriter(self._conn._conn, self._builder.build_captured)
 
     async def write(self, batch: list) -> int:

@@ -9,9 +9,10 @@ import time
 
 import pytest
 
-from proxy.logstore import StoreClosed
+from proxy.logstore import LogFilter, StoreClosed
 from proxy.logstore.rows import capture
 from proxy.logstore.schema import SCHEMA_VERSION
+from proxy.traceids import new_trace_id
 
 from .conftest import make_call, make_outcome, make_reply, record
 
@@ -127,3 +128,62 @@ async def test_retention_prunes_old_rows_and_their_attempts(open_logs):
     assert await store.writer.prune(now=time.time() + 2 * 86400) == 5
     await store.close()
     assert count(store.path) == 0 and count(store.path, "attempts") == 0
+
+
+async def _statements(store) -> list[str]:
+    """Start recording the SQL the writer's connection runs (on its own thread)."""
+    conn = store.writer._sink._conn
+    seen: list[str] = []
+
+    def note(sql: str) -> None:
+        words = sql.split()
+        if words[0] in ("BEGIN", "COMMIT"):
+            seen.append(words[0])
+        elif words[0] == "INSERT" and words[2] in ("requests", "request_keys"):
+            seen.append(f"INSERT {words[2]}")  # (FTS5 runs statements of its own: not these)
+
+    await conn._execute(conn._conn.set_trace_callback, note)
+    return seen
+
+
+def _made(n: int = 0) -> tuple:
+    """A captured request whose trace id the gateway made (its row needs no key token)."""
+    call = make_call(trace_id=new_trace_id())
+    call.trace_made = True
+    return capture(call, make_reply(), make_outcome(latency_ms=float(n)))
+
+
+async def test_a_batch_without_key_tokens_is_one_statement(open_logs):
+    """One statement per batch: each statement is a GIL hand-over the event loop pays for."""
+    store = await open_logs(linger_ms=50)
+    seen = await _statements(store)
+    for n in range(40):
+        store.writer.offer(_made(n))
+    await store.flush()
+    assert seen == ["INSERT requests"] and store.writer.batches == 1
+    seen.clear()
+    store.writer.offer(_made())
+    await record(store, trace_id="client-sent", metadata={"_user": "ann"})  # needs tokens
+    await store.flush()
+    assert seen == ["BEGIN", "INSERT requests", "INSERT request_keys", "COMMIT"]
+    await store.close()
+    assert count(store.path) == 42
+
+
+async def test_a_batch_over_one_statement_is_one_transaction(open_logs):
+    store = await open_logs(batch_size=300, linger_ms=50)
+    seen = await _statements(store)
+    for n in range(300):
+        store.writer.offer(_made(n))
+    await store.flush()
+    assert seen == ["BEGIN", *["INSERT requests"] * 3, "COMMIT"]  # 128 + 128 + 44 rows
+    assert count(store.path) == 300
+
+
+async def test_an_id_collision_in_a_one_statement_batch_moves_the_row(open_logs):
+    store = await open_logs(linger_ms=50)
+    for n in range(3):
+        store.writer.offer((1 << 40, *_made(n)[1:]))  # one id for all three
+    await store.flush()
+    page = await store.list(LogFilter())
+    assert len({e.id for e in page.data}) == 3 and store.writer.failures == 0
