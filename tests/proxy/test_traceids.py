@@ -44,3 +44,20 @@ def test_anything_else_carries_no_time(text):
 def test_an_upper_case_uuid7_still_parses():
     tid = new_trace_id(1_800_000_000_123_456_000)
     assert trace_time_us(tid.upper()) == 1_800_000_000_123_456
+
+
+def test_a_forked_worker_makes_ids_of_its_own():
+    """Random bytes are read ahead; a forked worker must not reuse the parent's."""
+    import os
+
+    new_trace_id()  # the parent now holds random bytes in store
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its next id, to the parent, then out without cleanup
+        os.write(write, new_trace_id(0).encode())
+        os._exit(0)
+    os.close(write)
+    child = os.read(read, 64).decode()
+    os.close(read)
+    os.waitpid(pid, 0)
+    assert child != new_trace_id(0)  # same time, so only the random bits can differ
