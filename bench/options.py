@@ -18,7 +18,7 @@ class Options:
     scenarios: list[Scenario] = field(default_factory=list)
     gateway: list[str] = field(default_factory=list)
     pin: bool = True
-    ab_rounds: int = 3
+    ab_rounds: int = 5
     ab_seconds: float = 3.0
 
     @property
@@ -37,7 +37,7 @@ class Options:
             scenarios=scenarios.select(env.get("BENCH_SCENARIOS")),
             gateway=gateway_command(env),
             pin=procs.can_pin(),
-            ab_rounds=int(env.get("BENCH_AB_ROUNDS") or 3),
+            ab_rounds=int(env.get("BENCH_AB_ROUNDS") or 5),
             ab_seconds=float(env.get("BENCH_AB_SECONDS") or 3),
         )
 

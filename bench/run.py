@@ -14,7 +14,7 @@ Environment:
     BENCH_SCENARIOS  comma-separated scenario names, or ``all`` (default: `scenarios.SCENARIOS`)
     BENCH_GATEWAY    command that starts the gateway, instead of ``<venv>/bin/lockgate``; it
                      gets ``serve --host --port --data-dir [--settings]`` appended
-    BENCH_AB_ROUNDS  rounds of the request log's interleaved A/B (`bench.ab`; default 3, each
+    BENCH_AB_ROUNDS  rounds of the request log's interleaved A/B (`bench.ab`; default 5, each
                      round is 4 turns of BENCH_AB_SECONDS, default 3); 0 skips it. It runs
                      when both ``chat`` and ``log-off`` are selected.
 
