@@ -4,11 +4,11 @@
 losing their rows. What is queued is cheap to queue: a flat tuple of the request's raw
 values (`rows.capture`). The writer task takes what is queued (up to ``batch_size``, after a
 short linger so batches fill) and hands the whole batch to its sink in one hop (aiosqlite's
-thread, ``sinks``), where the rows are built and written in one transaction (``batches``). ``close`` waits for the queue to drain (the SIGTERM
-path).
+thread, ``sinks``), where the rows are built and written in one transaction (``batches``).
+``close`` waits for the queue to drain (the SIGTERM path).
 
-Write errors are retried — a locked or full disk holds the batch, it does not drop it; only a row SQLite rejects outright (a constraint) is skipped and
-logged.
+Write errors are retried — a locked or full disk holds the batch, it does not drop it; only a
+row SQLite rejects outright (a constraint) is skipped and logged.
 """
 
 from __future__ import annotations
