@@ -26,7 +26,7 @@ class LogSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     body_limit: Annotated[int, Meta(ge=0)] = 16384
     queue_size: Annotated[int, Meta(ge=1)] = 10000
     """Rows waiting for the writer; when full, recording awaits (push back), never drops."""
-    batch_size: Annotated[int, Meta(ge=1)] = 128
+    batch_size: Annotated[int, Meta(ge=1)] = 64
     """Rows per write at most: one ``INSERT`` statement (see ``batches``)."""
     linger_ms: Annotated[float, Meta(ge=0)] = 5.0
     """How long the writer waits for a batch to fill before writing what it has. Each batch is

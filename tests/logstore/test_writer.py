@@ -176,7 +176,7 @@ async def test_a_batch_over_one_statement_is_one_transaction(open_logs):
     for n in range(300):
         store.writer.offer(_made(n))
     await store.flush()
-    assert seen == ["BEGIN", *["INSERT requests"] * 3, "COMMIT"]  # 128 + 128 + 44 rows
+    assert seen == ["BEGIN", *["INSERT requests"] * 5, "COMMIT"]  # 4 × 64 + 44 rows
     assert count(store.path) == 300
 
 
