@@ -57,9 +57,8 @@ def log_backlog(port: int) -> int:
 def drain_log(port: int, limit_s: float = 60.0) -> float:
     """Wait until the gateway has committed every log row it was handed; seconds waited.
 
-    The writer may trail the requests (a queue of thousands of rows, written by a process that
-    yields the CPU to requests), so a short run can end before its log is written. A fair
-    throughput counts that time too (see ``bench.ab``)."""
+    The writer may trail the requests (its queue holds thousands of rows), so a short run can
+    end before its log is written. A fair throughput counts that time too (see ``bench.ab``)."""
     started = time.perf_counter()
     while log_backlog(port) and time.perf_counter() - started < limit_s:
         time.sleep(0.005)
