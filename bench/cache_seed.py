@@ -21,7 +21,6 @@ row's settings turn the embedding LRU off so that the model runs on every reques
 
 from __future__ import annotations
 
-import http.client
 import json
 import sqlite3
 import time
@@ -32,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from bench import payloads
-from bench.procs import LOOPBACK
+from bench.procs import loopback_request
 
 PARAPHRASE = "Can you tell me what happens when you mix red & yellow?"
 """Passes the cache's lexical guard against the bench prompt (cosine 0.985 with MiniLM)."""
@@ -51,31 +50,15 @@ class SemanticSeed:
         ).encode()
 
 
-def _request(
-    port: int,
-    method: str,
-    path: str,
-    body: bytes | None = None,
-    headers: dict[str, str] | None = None,
-) -> tuple[int, dict[str, str], bytes]:
-    conn = http.client.HTTPConnection(LOOPBACK, port, timeout=30)
-    try:
-        conn.request(method, path, body=body, headers=headers or {})
-        resp = conn.getresponse()
-        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
-    finally:
-        conn.close()
-
-
 def stats(port: int) -> dict[str, Any]:
-    status, _, body = _request(port, "GET", "/v1/cache/stats")
+    status, _, body = loopback_request(port, "GET", "/v1/cache/stats")
     if status != 200:
         raise RuntimeError(f"GET /v1/cache/stats answered {status}")
     return json.loads(body)  # type: ignore[no-any-return]
 
 
 def reset_timings(port: int) -> None:
-    _request(port, "DELETE", "/v1/cache/timings")
+    loopback_request(port, "DELETE", "/v1/cache/timings")
 
 
 def wait_stats(port: int, ok: Any, what: str, timeout: float = 180.0) -> dict[str, Any]:
@@ -92,7 +75,7 @@ def wait_stats(port: int, ok: Any, what: str, timeout: float = 180.0) -> dict[st
 def prime(port: int, seed: SemanticSeed, path: str, headers: dict[str, str]) -> None:
     """Step 1: the paraphrase's answer stored by the gateway itself."""
     wait_stats(port, lambda st: st["embedder"], "the embedder to load")
-    status, got, body = _request(
+    status, got, body = loopback_request(
         port, "POST", path, seed.body(), {"Content-Type": "application/json", **headers}
     )
     if status != 200 or got.get("x-portkey-cache-status") != "SEMANTIC MISS":

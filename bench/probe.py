@@ -5,7 +5,7 @@ from __future__ import annotations
 import http.client
 import time
 
-from bench.procs import LOOPBACK
+from bench.procs import LOOPBACK, loopback_request
 from bench.scenarios import Scenario
 
 
@@ -42,13 +42,8 @@ def probe(port: int, scenario: Scenario, headers: dict[str, str], *, gateway: bo
 
 def log_backlog(port: int) -> int:
     """The gateway's ``lockgate_log_rows_unwritten`` (0 when it keeps no log)."""
-    conn = http.client.HTTPConnection(LOOPBACK, port, timeout=10)
-    try:
-        conn.request("GET", "/metrics")
-        text = conn.getresponse().read().decode()
-    finally:
-        conn.close()
-    for line in text.splitlines():
+    _, _, body = loopback_request(port, "GET", "/metrics", timeout=10)
+    for line in body.decode().splitlines():
         if line.startswith("lockgate_log_rows_unwritten"):
             return int(float(line.rsplit(" ", 1)[1]))
     return 0
