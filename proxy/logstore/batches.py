@@ -24,12 +24,11 @@ from collections.abc import Callable
 from functools import cache
 from itertools import chain
 
+from proxy.logstore.rows import Built
 from proxy.logstore.schema import REQUEST_COLUMNS, stored_keys
 
 log = logging.getLogger("lockgate.logstore")
 
-Built = tuple[tuple, str]
-"""A ``requests`` row and its ``request_keys`` text ("" for none)."""
 MAX_ROWS = 64
 """Rows per ``INSERT`` statement at most (the store's ``batch_size`` default matches). Each size
 is its own prepared statement, kept for reuse, and a big one is big: the statements for 1 to

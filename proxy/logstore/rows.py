@@ -51,6 +51,7 @@ _TARGET_STEP = re.compile(r"targets\[(\d+)\]")
 
 _LOW = (1 << ID_SHIFT) - 1
 Built = tuple[tuple, str]
+"""A ``requests`` row and its ``request_keys`` text ("" for none)."""
 
 
 def scrub_url(url: str) -> str:
