@@ -13,7 +13,7 @@ reaches whichever worker accepts it (the ``worker`` label is the pid, so series 
     lockgate_cache_hits_total{mode}
     lockgate_streams_incomplete_total{provider}
     lockgate_log_queue_depth / lockgate_log_rows_written_total / lockgate_log_write_failures_total /
-    lockgate_log_batches_total
+    lockgate_log_batches_total / lockgate_log_urgent_batches_total
 """
 
 from __future__ import annotations
@@ -117,6 +117,13 @@ class MetricsRecorder:
             "counter",
             "Log write transactions (rows written / batches = the writer's batch size).",
             lambda: store.writer.batches,
+        )
+        self.gauge(
+            "lockgate_log_urgent_batches_total",
+            "counter",
+            "Log batches written at normal priority (the writer was busy, flushing or closing)"
+            " rather than on the niced writer thread.",
+            lambda: store.writer.urgent_batches,
         )
 
     def render(self) -> str:

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
+from proxy.observability import log_settings
 from proxy.settings import SettingsError, load_settings
 
 
@@ -27,3 +30,14 @@ def test_unknown_key_and_bad_type_are_errors(tmp_path):
         load_settings(f, environ={})
     with pytest.raises(SettingsError, match="port"):
         load_settings(environ={"LOCKGATE_PORT": "abc"})
+
+
+def test_log_writer_nice_is_a_nice_value():
+    def writer_nice(env: dict[str, str]) -> int:
+        s = load_settings(environ=env)
+        return log_settings(SimpleNamespace(settings=s)).writer_nice  # type: ignore[arg-type]
+
+    assert writer_nice({}) == 19
+    assert writer_nice({"LOCKGATE_LOGS__WRITER_NICE": "0"}) == 0
+    with pytest.raises(ValueError, match="writer_nice"):
+        writer_nice({"LOCKGATE_LOGS__WRITER_NICE": "20"})

@@ -33,6 +33,11 @@ class LogSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     a burst of CPU that requests arriving meanwhile queue behind on a busy core: at one
     connection the bench's p99 was ~1 ms with 5 ms, ~1.9 ms with 25 ms and ~3.2 ms with 100 ms.
     Under load the queue fills by itself, so batches stay large where it matters."""
+    writer_nice: Annotated[int, Meta(ge=0, le=19)] = 19
+    """Nice value of the log writer's thread (Linux; 0 = the gateway's own priority). A
+    niced writer uses the event loop's idle time and gives the core back the moment a
+    request needs it; batches written under load, on flush or on close go to a second
+    thread of normal priority, so a busy host cannot starve the log (see ``sinks``)."""
     retention_days: Annotated[float, Meta(gt=0)] | None = None
     """Delete requests (and their attempts) older than this; None keeps everything.
     Feedback is kept: it is small and may arrive long after the request."""

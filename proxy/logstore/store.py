@@ -86,7 +86,11 @@ class LogStore:
         self.settings = settings
         self._conn = conn
         self.writer = LogWriter(
-            ThreadSink(path, RowBuilder(settings, Prices.from_settings(settings))),
+            ThreadSink(
+                path,
+                RowBuilder(settings, Prices.from_settings(settings)),
+                nice=settings.writer_nice,
+            ),
             queue_size=settings.queue_size,
             batch_size=settings.batch_size,
             retention_days=settings.retention_days,

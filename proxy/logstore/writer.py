@@ -7,6 +7,10 @@ short linger so batches fill) and hands the whole batch to its sink in one hop (
 thread, ``sinks``), where the rows are built and written in one transaction (``batches``).
 ``close`` waits for the queue to drain (the SIGTERM path).
 
+A batch is marked urgent — written at normal priority rather than on the sink's niced thread
+(``sinks``) — when the queue held a full batch (the gateway is busy: idle time cannot be
+counted on), when someone waits for it (flush, close), and when it is retried after an error.
+
 Write errors are retried — a locked or full disk holds the batch, it does not drop it; only a
 row SQLite rejects outright (a constraint) is skipped and logged.
 """
@@ -66,6 +70,7 @@ class LogWriter:
         self._stopped = False
         self.written = 0
         self.batches = 0
+        self.urgent_batches = 0
         self._errors = 0
 
     async def start(self) -> None:
@@ -168,6 +173,7 @@ class LogWriter:
                     # what keeps logging cheap under load; a row waits at most this long.
                     await self._sleep(self._linger_s)
                 items = self._items
+                urgent = len(items) >= self._batch_size or self._closing or bool(self._flushes)
                 if len(items) <= self._batch_size:
                     batch, self._items = items, []
                 else:
@@ -177,7 +183,7 @@ class LogWriter:
                 while room > 0 and self._room:
                     _set(self._room.popleft())
                     room -= 1
-                await self._write_retrying(batch)
+                await self._write_retrying(batch, urgent)
                 self._done += len(batch)
                 if self._flushes:
                     waiting = []
@@ -199,27 +205,29 @@ class LogWriter:
             while self._room:
                 _set(self._room.popleft())
 
-    async def _write_retrying(self, batch: list[Item]) -> None:
+    async def _write_retrying(self, batch: list[Item], urgent: bool = False) -> None:
         """Write the batch; on a transient error (locked, I/O, disk full) wait and retry."""
         delay = 0.05
         while True:
             try:
-                self.written += await self.write(batch)
+                self.written += await self.write(batch, urgent=urgent)
                 self.batches += 1
+                self.urgent_batches += urgent
                 return
             except sqlite3.OperationalError as e:
                 self._errors += 1
                 log.error("log write failed (%s); retrying %d rows in %.2fs", e, len(batch), delay)
                 await asyncio.sleep(delay)
+                urgent = True
                 delay = min(delay * 2, 2.0)
             except Exception:
                 self._errors += len(batch)
                 log.exception("log batch of %d rows lost", len(batch))
                 return
 
-    async def write(self, batch: list[Item]) -> int:
+    async def write(self, batch: list[Item], *, urgent: bool = False) -> int:
         """One transaction for the whole batch, in one hop to the sink; rows written."""
-        return await self._sink.write(batch)
+        return await self._sink.write(batch, urgent=urgent)
 
     async def prune(self, now: float | None = None) -> int:
         """Delete rows past retention, in chunks so the write lock is held briefly; runs on

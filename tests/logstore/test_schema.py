@@ -43,10 +43,10 @@ async def test_one_round_trip_per_batch(open_logs):
     real = store.writer._sink.write
     trips = 0
 
-    async def counting(batch):
+    async def counting(batch, **kw):
         nonlocal trips
         trips += 1
-        return await real(batch)
+        return await real(batch, **kw)
 
     store.writer._sink.write = counting  # type: ignore[method-assign]
     for _ in range(200):

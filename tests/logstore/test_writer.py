@@ -4,7 +4,9 @@ right after it, or a disk slower than the requests."""
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
+import threading
 import time
 
 import pytest
@@ -12,6 +14,7 @@ import pytest
 from proxy.logstore import LogFilter, StoreClosed
 from proxy.logstore.rows import capture
 from proxy.logstore.schema import SCHEMA_VERSION
+from proxy.logstore.sinks import PER_THREAD_NICE
 from proxy.traceids import new_trace_id
 
 from .conftest import make_call, make_outcome, make_reply, record
@@ -56,11 +59,11 @@ async def test_full_queue_pushes_back_instead_of_dropping(open_logs):
     real_write = store.writer.write
     max_depth = 0
 
-    async def slow_write(batch):
+    async def slow_write(batch, **kw):
         nonlocal max_depth
         max_depth = max(max_depth, store.queue_depth)
         await asyncio.sleep(0.02)
-        return await real_write(batch)
+        return await real_write(batch, **kw)
 
     store.writer.write = slow_write  # type: ignore[method-assign]
     started = time.perf_counter()
@@ -80,12 +83,12 @@ async def test_transient_write_error_is_retried_not_dropped(open_logs):
     real_write = store.writer.write
     fails = 2
 
-    async def flaky(batch):
+    async def flaky(batch, **kw):
         nonlocal fails
         if fails:
             fails -= 1
             raise sqlite3.OperationalError("database is locked")
-        return await real_write(batch)
+        return await real_write(batch, **kw)
 
     store.writer.write = flaky  # type: ignore[method-assign]
     for _ in range(5):
@@ -131,8 +134,8 @@ async def test_retention_prunes_old_rows_and_their_attempts(open_logs):
 
 
 async def _statements(store) -> list[str]:
-    """Start recording the SQL the writer's connection runs (on its own thread)."""
-    conn = store.writer._sink._conn
+    """Start recording the SQL the writer's connections run (each on its own thread)."""
+    sink = store.writer._sink
     seen: list[str] = []
 
     def note(sql: str) -> None:
@@ -142,7 +145,9 @@ async def _statements(store) -> list[str]:
         elif words[0] == "INSERT" and words[2] in ("requests", "request_keys"):
             seen.append(f"INSERT {words[2]}")  # (FTS5 runs statements of its own: not these)
 
-    await conn._execute(conn._conn.set_trace_callback, note)
+    for conn in (sink._conn, sink._urgent_conn):
+        if conn is not None:
+            await conn._execute(conn._conn.set_trace_callback, note)
     return seen
 
 
@@ -187,3 +192,64 @@ async def test_an_id_collision_in_a_one_statement_batch_moves_the_row(open_logs)
     await store.flush()
     page = await store.list(LogFilter())
     assert len({e.id for e in page.data}) == 3 and store.writer.failures == 0
+
+
+async def _thread_nice(conn) -> int:
+    """The nice value of the thread that runs ``conn`` (Linux keeps one per thread)."""
+
+    def read() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    return await conn._execute(read)
+
+
+async def _writes_by_thread(store) -> list[str]:
+    """Start recording which of the sink's threads runs each ``INSERT INTO requests``."""
+    sink = store.writer._sink
+    seen: list[str] = []
+    for name, conn in (("niced", sink._conn), ("urgent", sink._urgent_conn)):
+
+        def note(sql: str, name: str = name) -> None:
+            if sql.startswith("INSERT INTO requests"):
+                seen.append(name)
+
+        await conn._execute(conn._conn.set_trace_callback, note)
+    return seen
+
+
+@pytest.mark.skipif(not PER_THREAD_NICE, reason="per-thread nice values are Linux's")
+async def test_the_writer_thread_is_niced_and_the_urgent_one_is_not(open_logs):
+    store = await open_logs(writer_nice=19)
+    sink = store.writer._sink
+    assert sink.niced
+    own = os.getpriority(os.PRIO_PROCESS, 0)
+    assert await _thread_nice(sink._conn) == 19
+    assert await _thread_nice(sink._urgent_conn) == own
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == own  # the loop's
+
+
+@pytest.mark.skipif(not PER_THREAD_NICE, reason="per-thread nice values are Linux's")
+async def test_idle_time_batches_go_niced_and_a_backlog_or_a_flush_goes_urgent(open_logs):
+    store = await open_logs(batch_size=10, linger_ms=20)
+    seen = await _writes_by_thread(store)
+    for n in range(3):  # a light load: the linger ends before the batch fills
+        store.writer.offer(_made(n))
+    for _ in range(100):
+        await asyncio.sleep(0.01)
+        if store.writer.unwritten == 0:
+            break
+    assert seen == ["niced"] and store.writer.urgent_batches == 0
+    for n in range(25):  # a burst: full batches are waiting, idle time cannot be counted on
+        store.writer.offer(_made(n))
+    await store.flush()
+    assert seen[1:] == ["urgent"] * 3  # 10 + 10 full, then 5 that a flush waits for
+    assert store.writer.urgent_batches == 3 and store.writer.written == 28
+    assert count(store.path) == 28
+
+
+async def test_with_nice_zero_one_thread_writes_everything(open_logs):
+    store = await open_logs(writer_nice=0, batch_size=10)
+    assert not store.writer._sink.niced and store.writer._sink._urgent_conn is None
+    await asyncio.gather(*(record(store) for _ in range(35)))
+    await store.close()
+    assert count(store.path) == 35
