@@ -8,10 +8,11 @@ The writer thread runs at a low CPU priority (``[logs] writer_nice``, Linux): th
 and the writer share the gateway's core, and at equal priority the kernel splits it between
 them while a batch is written, so a request that arrives then waits its turn. Niced, the
 writer fills the loop's idle gaps and yields the core the moment the loop has work (at one
-connection the bench's p99 went from ~1.4 ms to ~1.0 ms, the same as with the log off).
-A niced thread can starve on a host busy with other work, and an unprivileged process cannot
-raise its priority again, so a second connection on a thread of normal priority takes the
-batches marked ``urgent``: when a backlog builds up (see ``writer``), on flush and on close.
+connection a p99 of 0.86 ms against 1.45 ms at equal priority, 0.70 ms with the log off;
+docs/logs.md). A niced thread can starve on a host busy with other work, and an unprivileged
+process cannot raise its priority again, so a second connection on a thread of normal
+priority takes the batches marked ``urgent`` (a backlog, a flush, a close: see ``writer``)
+and the retention prune, whose chunks the writer waits for.
 
 A writer in a child process was tried and measured (bench A/B with each turn lasting until its
 log is written): it cost more CPU per request than this thread — the pipe, msgpack both ways
@@ -110,6 +111,8 @@ class ThreadSink:
         return await self._conn._execute(self._writer.write, batch)
 
     async def prune(self, cutoff_id: int) -> int:
+        if self._urgent_conn is not None and self._urgent_writer is not None:
+            return await self._urgent_conn._execute(self._urgent_writer.prune, cutoff_id)
         assert self._conn is not None and self._writer is not None
         return await self._conn._execute(self._writer.prune, cutoff_id)
 

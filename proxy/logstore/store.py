@@ -1,7 +1,7 @@
 """The log store: open it at start-up, hand its recorder to the gateway, close it at shutdown.
 
 Two SQLite connections (WAL): one owned by the log writer (request rows, batched, on its own
-thread; see ``sinks``), one for the API and CLI-style reads plus feedback writes, which are
+thread; a second one of normal priority beside a niced one: see ``sinks``), one for the API and CLI-style reads plus feedback writes, which are
 few and must be committed before the 200 goes out. Migrations run once, in a thread, before
 either connection opens.
 
