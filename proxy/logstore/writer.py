@@ -195,8 +195,9 @@ class LogWriter:
                     self._flushes = waiting
                 if self._retention_s is not None and time.monotonic() >= self._next_prune:
                     try:
-                        await self.prune()
+                        await self._prune_chunk()
                     except Exception:
+                        self._next_prune = time.monotonic() + PRUNE_EVERY_S
                         log.exception("log retention prune failed")
         finally:
             self._stopped = True
@@ -229,9 +230,23 @@ class LogWriter:
         """One transaction for the whole batch, in one hop to the sink; rows written."""
         return await self._sink.write(batch, urgent=urgent)
 
+    async def _prune_chunk(self) -> None:
+        """One chunk of the retention prune, after a batch. Turning retention on over a big
+        file leaves many chunks to delete: one per batch keeps the rows of live requests
+        flowing meanwhile (all of them in a row could hold the queue for minutes). The next
+        pass is due ``PRUNE_EVERY_S`` after a chunk comes back short."""
+        assert self._retention_s is not None
+        try:
+            n = await self._sink.prune(id_at(time.time() - self._retention_s))
+        except sqlite3.Error as e:
+            log.error("log retention prune failed: %s", e)
+            n = 0
+        if n < PRUNE_CHUNK:
+            self._next_prune = time.monotonic() + PRUNE_EVERY_S
+
     async def prune(self, now: float | None = None) -> int:
-        """Delete rows past retention, in chunks so the write lock is held briefly; runs on
-        the writer task (at most once per ``PRUNE_EVERY_S``), never on the request path."""
+        """Delete every row past retention now (as of ``now``), in chunks so the write lock is
+        held briefly; the rows deleted. The writer itself prunes a chunk per batch instead."""
         self._next_prune = time.monotonic() + PRUNE_EVERY_S
         if self._retention_s is None:
             return 0

@@ -11,7 +11,8 @@ import time
 
 import pytest
 
-from proxy.logstore import LogFilter, StoreClosed
+from proxy.logstore import LogFilter, StoreClosed, batches
+from proxy.logstore import writer as writer_module
 from proxy.logstore.rows import capture
 from proxy.logstore.schema import SCHEMA_VERSION
 from proxy.logstore.sinks import PER_THREAD_NICE
@@ -253,3 +254,41 @@ async def test_with_nice_zero_one_thread_writes_everything(open_logs):
     await asyncio.gather(*(record(store) for _ in range(35)))
     await store.close()
     assert count(store.path) == 35
+
+
+async def test_a_retention_backlog_is_pruned_a_chunk_per_batch(open_logs, tmp_path, monkeypatch):
+    """Retention switched on over a big file: the writer deletes one chunk after each batch,
+    so new rows keep being written while the backlog goes, and stops once it is gone."""
+    monkeypatch.setattr(batches, "PRUNE_CHUNK", 5)
+    monkeypatch.setattr(writer_module, "PRUNE_CHUNK", 5)
+    old = await open_logs(tmp_path / "logs")
+    three_days_ago = time.time_ns() - 3 * 86400 * 10**9
+    for _ in range(12):
+        call = make_call()
+        call.arrived_ns = three_days_ago
+        old.writer.offer(capture(call, make_reply(), make_outcome()))
+    await old.close()
+    assert count(old.path) == 12
+
+    store = await open_logs(tmp_path / "logs", retention_days=1, batch_size=10)
+    sink, steps = store.writer._sink, []
+    real_write, real_prune = sink.write, sink.prune
+
+    async def write(batch, **kw):
+        steps.append(f"write {len(batch)}")
+        return await real_write(batch, **kw)
+
+    async def prune(cutoff):
+        n = await real_prune(cutoff)
+        steps.append(f"prune {n}")
+        return n
+
+    sink.write, sink.prune = write, prune
+    for _ in range(4):
+        await record(store)
+        await store.flush()
+    await store.close()
+    # 5 old rows after each batch, until a short chunk ends the pass for an hour.
+    assert steps == ["write 1", "prune 5", "write 1", "prune 5", "write 1", "prune 2", "write 1"]
+    assert store.writer._next_prune > time.monotonic() + 3000
+    assert count(store.path) == 4
