@@ -64,63 +64,66 @@ class Sink(Protocol):
     async def close(self) -> None: ...
 
 
+Lane = tuple[aiosqlite.Connection, BatchWriter]
+"""One writer connection (on its own aiosqlite thread) and the batch writer bound to it."""
+
+
 class ThreadSink:
-    """Batches written on aiosqlite's threads, in the gateway process: a niced one, and one of
-    normal priority for urgent batches (only one when ``nice`` is 0 or unsupported)."""
+    """Batches written on aiosqlite's threads, in the gateway process: a niced lane, and a lane
+    of normal priority for urgent batches (only one lane when ``nice`` is 0 or unsupported)."""
 
     def __init__(self, path: str, builder: RowBuilder, *, nice: int = 0) -> None:
         self._path = path
         self._builder = builder
         self._nice = nice if PER_THREAD_NICE else 0
-        self._conn: aiosqlite.Connection | None = None
-        self._writer: BatchWriter | None = None
-        self._urgent_conn: aiosqlite.Connection | None = None
-        self._urgent_writer: BatchWriter | None = None
+        self._lanes: list[Lane] = []  # [niced or only, urgent]; kept after close (failures)
+        self._closed = False
 
     @property
     def failures(self) -> int:
-        return sum(w.failures for w in (self._writer, self._urgent_writer) if w is not None)
+        return sum(w.failures for _, w in self._lanes)
 
     @property
     def niced(self) -> bool:
         """Whether batches are written on a niced thread (with an urgent one beside it)."""
-        return self._urgent_conn is not None
+        return len(self._lanes) > 1
 
-    async def _open(self) -> tuple[aiosqlite.Connection, BatchWriter]:
+    def _lane(self, urgent: bool) -> Lane:
+        assert self._lanes, "sink not started"
+        return self._lanes[-1] if urgent else self._lanes[0]
+
+    async def _open(self) -> Lane:
         conn = await open_sqlite(
             self._path, *WRITER_PRAGMAS, isolation_level=None, cached_statements=STATEMENT_CACHE
         )
         return conn, BatchWriter(conn._conn, self._builder.build_captured)
 
     async def start(self) -> None:
-        self._conn, self._writer = await self._open()
+        self._lanes.append(await self._open())
         if self._nice > 0:
             try:
-                await self._conn._execute(_renice, self._nice)
+                await self._lanes[0][0]._execute(_renice, self._nice)
             except OSError as e:
                 log.warning("log writer keeps normal priority: %s", e)
                 return
-            self._urgent_conn, self._urgent_writer = await self._open()
+            self._lanes.append(await self._open())
 
     async def write(self, batch: list, *, urgent: bool = False) -> int:
         # aiosqlite has no public "run this function on the connection's thread";
         # ``_execute`` is what its own methods use (stable since aiosqlite 0.17).
-        if urgent and self._urgent_conn is not None and self._urgent_writer is not None:
-            return await self._urgent_conn._execute(self._urgent_writer.write, batch)
-        assert self._conn is not None and self._writer is not None
-        return await self._conn._execute(self._writer.write, batch)
+        conn, writer = self._lane(urgent)
+        return await conn._execute(writer.write, batch)
 
     async def prune(self, cutoff_id: int) -> int:
-        if self._urgent_conn is not None and self._urgent_writer is not None:
-            return await self._urgent_conn._execute(self._urgent_writer.prune, cutoff_id)
-        assert self._conn is not None and self._writer is not None
-        return await self._conn._execute(self._writer.prune, cutoff_id)
+        conn, writer = self._lane(urgent=True)  # the writer task waits for every chunk
+        return await conn._execute(writer.prune, cutoff_id)
 
     async def close(self) -> None:
-        for conn in (self._conn, self._urgent_conn):
-            if conn is not None:
-                await conn.close()
-        self._conn = self._urgent_conn = None
+        if self._closed:
+            return
+        self._closed = True
+        for conn, _ in self._lanes:
+            await conn.close()
 
 
 def _renice(nice: int) -> None:

@@ -1,9 +1,9 @@
 """The log store: open it at start-up, hand its recorder to the gateway, close it at shutdown.
 
-Two SQLite connections (WAL): one owned by the log writer (request rows, batched, on its own
-thread; a second one of normal priority beside a niced one: see ``sinks``), one for the API and CLI-style reads plus feedback writes, which are
-few and must be committed before the 200 goes out. Migrations run once, in a thread, before
-either connection opens.
+SQLite connections (WAL): the log writer's (request rows, batched, on a thread of its own; a
+second one of normal priority beside a niced one: see ``sinks``), and one for the API and
+CLI-style reads plus feedback writes, which are few and must be committed before the 200
+goes out. Migrations run once, in a thread, before any connection opens.
 
 On the request path, recording is `rows.capture` (a flat tuple of the row's raw values) and
 one append to the writer's queue (or an await when it is full); the row itself is built

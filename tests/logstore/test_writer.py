@@ -146,9 +146,8 @@ async def _statements(store) -> list[str]:
         elif words[0] == "INSERT" and words[2] in ("requests", "request_keys"):
             seen.append(f"INSERT {words[2]}")  # (FTS5 runs statements of its own: not these)
 
-    for conn in (sink._conn, sink._urgent_conn):
-        if conn is not None:
-            await conn._execute(conn._conn.set_trace_callback, note)
+    for conn, _ in sink._lanes:
+        await conn._execute(conn._conn.set_trace_callback, note)
     return seen
 
 
@@ -208,7 +207,7 @@ async def _writes_by_thread(store) -> list[str]:
     """Start recording which of the sink's threads runs each ``INSERT INTO requests``."""
     sink = store.writer._sink
     seen: list[str] = []
-    for name, conn in (("niced", sink._conn), ("urgent", sink._urgent_conn)):
+    for name, (conn, _) in zip(("niced", "urgent"), sink._lanes, strict=True):
 
         def note(sql: str, name: str = name) -> None:
             if sql.startswith("INSERT INTO requests"):
@@ -224,8 +223,8 @@ async def test_the_writer_thread_is_niced_and_the_urgent_one_is_not(open_logs):
     sink = store.writer._sink
     assert sink.niced
     own = os.getpriority(os.PRIO_PROCESS, 0)
-    assert await _thread_nice(sink._conn) == 19
-    assert await _thread_nice(sink._urgent_conn) == own
+    assert await _thread_nice(sink._lanes[0][0]) == 19
+    assert await _thread_nice(sink._lanes[1][0]) == own
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == own  # the loop's
 
 
@@ -250,7 +249,7 @@ async def test_idle_time_batches_go_niced_and_a_backlog_or_a_flush_goes_urgent(o
 
 async def test_with_nice_zero_one_thread_writes_everything(open_logs):
     store = await open_logs(writer_nice=0, batch_size=10)
-    assert not store.writer._sink.niced and store.writer._sink._urgent_conn is None
+    assert not store.writer._sink.niced and len(store.writer._sink._lanes) == 1
     await asyncio.gather(*(record(store) for _ in range(35)))
     await store.close()
     assert count(store.path) == 35
