@@ -80,6 +80,30 @@ DROP_RESPONSE = frozenset(
     }
 )
 _AUTH_HEADER = {"bearer": "Authorization", "api-key": "api-key", "x-api-key": "x-api-key"}
+_NAMES_KEPT = 1024
+"""Header names whose verdict (forwarded or not) is remembered, as sent (any case): clients send
+the same few names on every request, and a dict hit costs less than lowering and testing each
+name again. Names past this many are judged each time (a client inventing names cannot grow
+the memo)."""
+_request_verdicts: dict[str, bool] = {}
+_response_verdicts: dict[str, bool] = {}
+
+
+def _forwarded(name: str) -> bool:
+    """Whether a request header goes upstream by default (not ``x-portkey-*``, not dropped)."""
+    low = name.lower()
+    ok = not (low.startswith("x-portkey-") or low in _DROP_REQUEST)
+    if len(_request_verdicts) < _NAMES_KEPT:
+        _request_verdicts[name] = ok
+    return ok
+
+
+def _relayed(name: str) -> bool:
+    """Whether an upstream response header is relayed to the client."""
+    ok = name.lower() not in DROP_RESPONSE
+    if len(_response_verdicts) < _NAMES_KEPT:
+        _response_verdicts[name] = ok
+    return ok
 
 
 def upstream_url(services: Services, target: Target, call: Call) -> str:
@@ -105,18 +129,20 @@ def upstream_headers(services: Services, target: Target, call: Call) -> dict[str
     spec = services.providers[target.provider]  # type: ignore[index]
     fwd = target.forward_headers
     out: dict[str, str] = {}
+    verdicts = _request_verdicts
     for name, value in call.headers.items():
-        low = name.lower()
-        if low.startswith("x-portkey-") or low in _DROP_REQUEST:
+        ok = verdicts.get(name)
+        if ok or (ok is None and _forwarded(name)):
+            out[name] = value
+            continue
+        if fwd:
+            low = name.lower()
             if (
-                fwd
-                and low in fwd
+                low in fwd
                 and not low.startswith("x-portkey-")
                 and low not in ("host", "content-length", "transfer-encoding", "connection")
             ):
                 out[name] = value
-            continue
-        out[name] = value
     for name, value in spec.default_headers:
         out.setdefault(name, value)
     key = target.api_key
@@ -167,8 +193,11 @@ async def attempt(services: Services, call: Call, target: Target, path: str) -> 
                 call.method, url, data=body or None, headers=headers, allow_redirects=False
             )
             ttfb = (time.perf_counter() - t0) * 1000
+            relayed = _response_verdicts
             out_headers = [
-                (k, v) for k, v in resp.headers.items() if k.lower() not in DROP_RESPONSE
+                (k, v)
+                for k, v in resp.headers.items()
+                if relayed.get(k) or (k not in relayed and _relayed(k))
             ]
             ctype = resp.headers.get("Content-Type", "")
             streaming = 200 <= resp.status < 300 and (
