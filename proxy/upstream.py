@@ -197,7 +197,7 @@ async def attempt(services: Services, call: Call, target: Target, path: str) -> 
             out_headers = [
                 (k, v)
                 for k, v in resp.headers.items()
-                if relayed.get(k) or (k not in relayed and _relayed(k))
+                if (ok := relayed.get(k)) or (ok is None and _relayed(k))
             ]
             ctype = resp.headers.get("Content-Type", "")
             streaming = 200 <= resp.status < 300 and (
