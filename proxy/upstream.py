@@ -11,7 +11,7 @@ byte still counts as a timeout and may be retried; from then on the answer is co
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING
 
 import aiohttp
@@ -106,6 +106,15 @@ def _relayed(name: str) -> bool:
     return ok
 
 
+def relayed_headers(headers: Mapping[str, str]) -> list[tuple[str, str]]:
+    """The upstream response headers passed on to the client (not hop-by-hop, not the lengths
+    and stamps the gateway's server sets itself), in their order and spelling."""
+    relayed = _response_verdicts
+    return [
+        (k, v) for k, v in headers.items() if (ok := relayed.get(k)) or (ok is None and _relayed(k))
+    ]
+
+
 def upstream_url(services: Services, target: Target, call: Call) -> str:
     spec = services.providers[target.provider]  # type: ignore[index]
     if target.custom_host:
@@ -193,12 +202,7 @@ async def attempt(services: Services, call: Call, target: Target, path: str) -> 
                 call.method, url, data=body or None, headers=headers, allow_redirects=False
             )
             ttfb = (time.perf_counter() - t0) * 1000
-            relayed = _response_verdicts
-            out_headers = [
-                (k, v)
-                for k, v in resp.headers.items()
-                if (ok := relayed.get(k)) or (ok is None and _relayed(k))
-            ]
+            out_headers = relayed_headers(resp.headers)
             ctype = resp.headers.get("Content-Type", "")
             streaming = 200 <= resp.status < 300 and (
                 ctype.startswith("text/event-stream")
