@@ -1,9 +1,21 @@
-"""Interleaved A/B throughput of two gateway settings, for a cost too small for one row pair.
+"""A/B throughput of two gateway settings, for a cost too small for one row pair.
 
 The request log costs a few per cent of throughput, and on a shared machine two 5-second runs
-taken a minute apart differ by more than that. So both gateways run at once (both pinned to the
-gateway's CPU; only the one under load uses it) and take turns in an A B B A … order, a short
-wrk run each; the medians of the turns are compared. Drift over the run hits both alike.
+taken a minute apart differ by more than that. Two ways of comparing, both on the gateway's CPU:
+
+- ``run``, interleaved: both gateways run at once (both pinned to the gateway's CPU; only the
+  one under load uses it) and take turns in an A B B A … order, a short wrk run each; the
+  medians of the turns are compared. Drift over the run hits both alike, but a turn of 3 s
+  still catches the machine at its own speed: on a busy host single turns of the same gateway
+  ranged over ±20 %.
+- ``together``, one core shared: both gateways are loaded at the same moment, each by its own
+  wrk, and the kernel splits the core between the two processes (each runs in its own session,
+  so autogroup scheduling gives each process, whatever its thread count, an equal share). Each
+  round's req/s ratio compares the two on the very same machine speed, so the ratios of
+  rounds spread over a few per cent only; the median ratio is reported with its quartiles.
+  Caveat: each gateway also runs on caches the other one has just disturbed, so a cost that
+  comes from disturbing caches shows less here than when a gateway has the core alone.
+
 A turn lasts until its gateway's log is written (`probe.drain_log`): the log writer may trail
 the requests, and what it writes after the turn would otherwise be charged to the other side.
 """
@@ -25,6 +37,12 @@ class Side:
 
 Drive = Callable[[Side], tuple[dict[str, Any], float]]
 """Runs one turn against a side: (wrk's result, that side's CPU seconds during it)."""
+NO_AUTOGROUP = (
+    "needs the kernel's autogroup scheduling (kernel.sched_autogroup_enabled = 1), which splits "
+    "the core per process; without it the gateway with the log thread would get a bigger share"
+)
+DriveBoth = Callable[[], tuple[dict[str, Any], dict[str, Any]]]
+"""Loads both sides at once for one round: (A's wrk result, B's)."""
 
 
 def order(rounds: int) -> list[int]:
@@ -54,6 +72,46 @@ def run(a: Side, b: Side, rounds: int, drive: Drive) -> dict[str, Any]:
     out["cpu_cost_pct"] = 100 * (out[a.name]["cpu_us"] / out[b.name]["cpu_us"] - 1)
     out["a"], out["b"] = a.name, b.name
     return out
+
+
+def together(a: Side, b: Side, rounds: int, drive: DriveBoth) -> dict[str, Any]:
+    """``rounds`` rounds of both sides loaded at once; per round A's req/s over B's. Returns
+    every round's req/s and ratio, the median ratio with its quartiles, and the cost of A
+    over B (``rps_cost_pct``: how many fewer req/s A serves, from the median ratio)."""
+    rps: dict[str, list[float]] = {a.name: [], b.name: []}
+    ratios: list[float] = []
+    for _ in range(rounds):
+        ra, rb = drive()
+        rps[a.name].append(ra["rps"])
+        rps[b.name].append(rb["rps"])
+        ratios.append(ra["rps"] / rb["rps"] if rb["rps"] else 0.0)
+    ratio = statistics.median(ratios)
+    q1, _, q3 = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else (ratio,) * 3
+    return {
+        "rounds": rounds,
+        "a": a.name,
+        "b": b.name,
+        "rps": rps,
+        "ratios": ratios,
+        "ratio": ratio,
+        "ratio_quartiles": [q1, q3],
+        "rps_cost_pct": 100 * (1 - ratio),
+    }
+
+
+def together_line(result: dict[str, Any] | None, seconds: float) -> str | None:
+    """One line for the printed report (`together`)."""
+    if not result:
+        return None
+    if "error" in result:
+        return f"request log A/B, one core shared: not measured ({result['error']})"
+    q1, q3 = result["ratio_quartiles"]
+    return (
+        f"request log A/B, one core shared ({result['rounds']} rounds of {seconds:g} s, both "
+        f"loaded at once, median of the rounds' ratios): log on serves {result['ratio']:.3f} "
+        f"of log off's req/s = {result['rps_cost_pct']:.1f} % fewer "
+        f"(quartiles {100 * (1 - q3):.1f} to {100 * (1 - q1):.1f} %)"
+    )
 
 
 def line(result: dict[str, Any] | None, seconds: float) -> str | None:

@@ -70,7 +70,17 @@ def spec() -> dict[str, object]:
         "libs": {name: _version(name) for name in ("aiohttp", "uvloop", "msgspec", "lockgate")},
         "wrk": _wrk_version(),
         "loadavg_at_start": _loadavg(),
+        "autogroup": autogroup(),
     }
+
+
+def autogroup() -> bool:
+    """Whether the scheduler groups tasks by session (``kernel.sched_autogroup_enabled``): then
+    two gateways in sessions of their own split a shared core per process, not per thread."""
+    try:
+        return Path("/proc/sys/kernel/sched_autogroup_enabled").read_text().strip() == "1"
+    except OSError:
+        return False
 
 
 def _loadavg() -> list[float]:

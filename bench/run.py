@@ -33,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -208,7 +209,34 @@ class Bench:
                 result = with_drain(result, drain_log(side.port))
                 return result, procs.cpu_seconds(side.pid) - cpu0
 
-            return ab.run(sides[0], sides[1], self.opts.ab_rounds, drive)
+            interleaved = ab.run(sides[0], sides[1], self.opts.ab_rounds, drive)
+
+            def drive_both() -> tuple[dict[str, Any], dict[str, Any]]:
+                with ThreadPoolExecutor(max_workers=2) as pool:
+                    runs = [
+                        pool.submit(
+                            self.wrk,
+                            on,
+                            Target(side.name, side.port, headers, side.pid),
+                            CONNECTIONS,
+                            self.opts.ab_seconds,
+                            f"together-{i}",
+                        )
+                        for i, side in enumerate(sides)
+                    ]
+                    results = [run.result() for run in runs]
+                ra, rb = (
+                    with_drain(r, drain_log(s.port)) for r, s in zip(results, sides, strict=True)
+                )
+                return ra, rb
+
+            if not machine.autogroup():
+                interleaved["together"] = {"error": ab.NO_AUTOGROUP}
+            else:
+                interleaved["together"] = ab.together(
+                    sides[0], sides[1], 2 * self.opts.ab_rounds, drive_both
+                )
+            return interleaved
         except (procs.ProcError, RuntimeError) as e:
             return {"error": str(e)}
         finally:
@@ -254,7 +282,12 @@ class Bench:
         return json.loads(done.stdout)
 
     def wrk(
-        self, scenario: Scenario, target: Target, connections: int, seconds: float
+        self,
+        scenario: Scenario,
+        target: Target,
+        connections: int,
+        seconds: float,
+        tag: str = "row",
     ) -> dict[str, Any]:
         url = f"http://{LOOPBACK}:{target.port}{scenario.path}"
         return wrk.run(
@@ -265,6 +298,7 @@ class Bench:
             seconds=seconds,
             workdir=self.workdir,
             cpu=self.cpu("load"),
+            tag=tag,
         )
 
     def measure(self, scenario: Scenario, target: Target) -> report.Row:
@@ -401,6 +435,9 @@ def main() -> int:
     print(report.table(rows))
     if (log_line := ab.line(meta.get("logging_ab"), opts.ab_seconds)) is not None:
         print(log_line)
+        together = (meta.get("logging_ab") or {}).get("together")
+        if (shared_line := ab.together_line(together, opts.ab_seconds)) is not None:
+            print(shared_line)
     for line in report.cache_lines(rows, meta.get("cache_micro")):
         print(line)
     print(report.legend(meta))

@@ -70,9 +70,11 @@ def run(
     seconds: float,
     workdir: Path,
     cpu: int | None = None,
+    tag: str = "row",
 ) -> dict[str, object]:
-    """Run wrk against ``url``; returns req/s, error counts and latency percentiles in ms."""
-    lua = workdir / "row.lua"
+    """Run wrk against ``url``; returns req/s, error counts and latency percentiles in ms.
+    ``tag`` names its script file, so runs that overlap do not share one."""
+    lua = workdir / f"{tag}.lua"
     lua.write_text(script(body, headers))
     argv: Sequence[str] = [
         "wrk",

@@ -27,3 +27,30 @@ def test_ab_takes_turns_and_compares_medians():
         and "4 turns of 3 s per side" in text
     )
     assert "not measured" in (ab.line({"error": "boom"}, 3) or "")
+
+
+def test_together_compares_each_round_of_both_at_once():
+    a, b = ab.Side("log on", 1, 11), ab.Side("log off", 2, 22)
+    rounds = iter([(90.0, 100.0), (45.0, 50.0), (99.0, 100.0), (10.0, 5.0)])
+
+    def drive():
+        ra, rb = next(rounds)
+        return {"rps": ra}, {"rps": rb}
+
+    out = ab.together(a, b, 4, drive)
+    assert out["rps"] == {"log on": [90.0, 45.0, 99.0, 10.0], "log off": [100.0, 50.0, 100.0, 5.0]}
+    assert out["ratios"] == [0.9, 0.9, 0.99, 2.0]
+    # The median of the rounds' ratios, not a ratio of medians: a slow round counts as a pair.
+    assert round(out["ratio"], 9) == 0.945 and round(out["rps_cost_pct"], 3) == 5.5
+    q1, q3 = out["ratio_quartiles"]
+    assert q1 <= out["ratio"] <= q3
+    text = ab.together_line(out, 3)
+    assert text is not None and "4 rounds of 3 s" in text and "5.5 % fewer" in text
+    assert "not measured" in (ab.together_line({"error": ab.NO_AUTOGROUP}, 3) or "")
+    assert ab.together_line(None, 3) is None
+
+
+def test_together_with_one_round_has_no_spread():
+    side = ab.Side("x", 1, 1)
+    out = ab.together(side, ab.Side("y", 2, 2), 1, lambda: ({"rps": 80.0}, {"rps": 100.0}))
+    assert out["ratio"] == 0.8 and out["ratio_quartiles"] == [0.8, 0.8]
