@@ -99,18 +99,20 @@ def together(a: Side, b: Side, rounds: int, drive: DriveBoth) -> dict[str, Any]:
     }
 
 
-def together_line(result: dict[str, Any] | None, seconds: float) -> str | None:
+def together_line(
+    result: dict[str, Any] | None, seconds: float, title: str = "request log A/B"
+) -> str | None:
     """One line for the printed report (`together`)."""
     if not result:
         return None
     if "error" in result:
-        return f"request log A/B, one core shared: not measured ({result['error']})"
+        return f"{title}, one core shared: not measured ({result['error']})"
     q1, q3 = result["ratio_quartiles"]
     return (
-        f"request log A/B, one core shared ({result['rounds']} rounds of {seconds:g} s, both "
-        f"loaded at once, median of the rounds' ratios): log on serves {result['ratio']:.3f} "
-        f"of log off's req/s = {result['rps_cost_pct']:.1f} % fewer "
-        f"(quartiles {100 * (1 - q3):.1f} to {100 * (1 - q1):.1f} %)"
+        f"{title}, one core shared ({result['rounds']} rounds of {seconds:g} s, both "
+        f"loaded at once, median of the rounds' ratios): {result['a']} serves "
+        f"{result['ratio']:.3f} of {result['b']}'s req/s = {result['rps_cost_pct']:.1f} % "
+        f"fewer (quartiles {100 * (1 - q3):.1f} to {100 * (1 - q1):.1f} %)"
     )
 
 

@@ -132,11 +132,14 @@ class Bench:
         return port, proc.pid
 
     def _start_gateway(
-        self, name: str, data_dir: Path, settings: str
+        self, name: str, data_dir: Path, settings: str, command: list[str] | None = None
     ) -> tuple[subprocess.Popen[bytes], int]:
+        """``command`` (default: the run's gateway command) ``serve`` on a free port, with
+        this checkout first on ``PYTHONPATH`` (a command that sets its own, e.g. through
+        ``env PYTHONPATH=…``, runs another checkout)."""
         port = procs.free_port()
         argv = [
-            *self.opts.gateway,
+            *(command or self.opts.gateway),
             "serve",
             "--host",
             LOOPBACK,
@@ -210,38 +213,41 @@ class Bench:
                 return result, procs.cpu_seconds(side.pid) - cpu0
 
             interleaved = ab.run(sides[0], sides[1], self.opts.ab_rounds, drive)
-
-            def drive_both() -> tuple[dict[str, Any], dict[str, Any]]:
-                with ThreadPoolExecutor(max_workers=2) as pool:
-                    runs = [
-                        pool.submit(
-                            self.wrk,
-                            on,
-                            Target(side.name, side.port, headers, side.pid),
-                            CONNECTIONS,
-                            self.opts.ab_seconds,
-                            f"together-{i}",
-                        )
-                        for i, side in enumerate(sides)
-                    ]
-                    results = [run.result() for run in runs]
-                ra, rb = (
-                    with_drain(r, drain_log(s.port)) for r, s in zip(results, sides, strict=True)
-                )
-                return ra, rb
-
-            if not machine.autogroup():
-                interleaved["together"] = {"error": ab.NO_AUTOGROUP}
-            else:
-                interleaved["together"] = ab.together(
-                    sides[0], sides[1], 2 * self.opts.ab_rounds, drive_both
-                )
+            interleaved["together"] = self.together(on, sides, headers, 2 * self.opts.ab_rounds)
             return interleaved
         except (procs.ProcError, RuntimeError) as e:
             return {"error": str(e)}
         finally:
             for proc in started:
                 self.procs.stop(proc)
+
+    def together(
+        self, scenario: Scenario, sides: list[ab.Side], headers: dict[str, str], rounds: int
+    ) -> dict[str, Any]:
+        """`bench.ab.together` of two running gateways: ``rounds`` rounds in which both are
+        loaded at once with ``scenario``'s request, each round lasting until both logs are
+        written."""
+        if not machine.autogroup():
+            return {"error": ab.NO_AUTOGROUP}
+
+        def drive_both() -> tuple[dict[str, Any], dict[str, Any]]:
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                runs = [
+                    pool.submit(
+                        self.wrk,
+                        scenario,
+                        Target(side.name, side.port, headers, side.pid),
+                        CONNECTIONS,
+                        self.opts.ab_seconds,
+                        f"together-{i}",
+                    )
+                    for i, side in enumerate(sides)
+                ]
+                results = [run.result() for run in runs]
+            ra, rb = (with_drain(r, drain_log(s.port)) for r, s in zip(results, sides, strict=True))
+            return ra, rb
+
+        return ab.together(sides[0], sides[1], rounds, drive_both)
 
     def cache_micro(self) -> dict[str, Any]:
         """`bench.cache_bench` on the gateway's CPU, its own process: embed p50 (the threads the
