@@ -12,5 +12,8 @@ what the gateway adds on top of calling the upstream directly.
     loadclient.py  a lean HTTP/1.1 client in its own process: req/s, latency, time to first byte
     machine.py     the machine spec written beside the figures
     report.py      table, results.json and latency.png
-    run.py         the orchestration
+    ab.py          A/B of two gateways: interleaved turns, or both at once on one core
+    harness.py     the fake upstream and gateways started, one row's runs, the log's A/B
+    run.py         what one run measures, and the printed report
+    versus.py      `python -m bench.versus`: two gateways compared on one shared core
 """

@@ -26,10 +26,10 @@ import tempfile
 from pathlib import Path
 
 from bench import ab, machine, procs, scenarios
+from bench.harness import Bench, Target
 from bench.options import Options
 from bench.probe import probe
 from bench.procs import Procs
-from bench.run import Bench, Target
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
