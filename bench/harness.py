@@ -206,22 +206,31 @@ class Bench:
         if not machine.autogroup():
             return {"error": ab.NO_AUTOGROUP}
 
+        rounds_done = [0]
+
         def drive_both() -> tuple[dict[str, Any], dict[str, Any]]:
+            # Which side's load starts first, and whose log is checked first, alternates by
+            # round, so neither gateway always gets the head start.
+            order = [0, 1] if rounds_done[0] % 2 == 0 else [1, 0]
+            rounds_done[0] += 1
+            results: dict[int, dict[str, Any]] = {}
             with ThreadPoolExecutor(max_workers=2) as pool:
-                runs = [
-                    pool.submit(
+                runs = {
+                    i: pool.submit(
                         self.wrk,
                         scenario,
-                        Target(side.name, side.port, headers, side.pid),
+                        Target(sides[i].name, sides[i].port, headers, sides[i].pid),
                         CONNECTIONS,
                         self.opts.ab_seconds,
                         f"together-{i}",
                     )
-                    for i, side in enumerate(sides)
-                ]
-                results = [run.result() for run in runs]
-            ra, rb = (with_drain(r, drain_log(s.port)) for r, s in zip(results, sides, strict=True))
-            return ra, rb
+                    for i in order
+                }
+                for i in order:
+                    results[i] = runs[i].result()
+            for i in order:
+                results[i] = with_drain(results[i], drain_log(sides[i].port))
+            return results[0], results[1]
 
         return ab.together(sides[0], sides[1], rounds, drive_both)
 
