@@ -90,7 +90,7 @@ class Bench:
         self._gateways_started += 1
         n = self._gateways_started
         data_dir = self.workdir / f"gateway-{n}"
-        proc, port = self._start_gateway(f"gateway-{n}", data_dir, text)
+        proc, port = self.start_gateway(f"gateway-{n}", data_dir, text)
         if scenario.seed is not None:
             seed = scenario.seed
             try:
@@ -99,7 +99,7 @@ class Bench:
                 cache_seed.prime(port, seed, scenario.path, headers)
                 self.procs.stop(proc)
                 cache_seed.fill(data_dir, seed)
-                proc, port = self._start_gateway(f"gateway-{n}-seeded", data_dir, text)
+                proc, port = self.start_gateway(f"gateway-{n}-seeded", data_dir, text)
                 cache_seed.wait_ready(port, seed)
             except (RuntimeError, OSError) as e:
                 self.procs.stop(proc)
@@ -107,7 +107,7 @@ class Bench:
         self._gateway = (key, proc, port)
         return port, proc.pid
 
-    def _start_gateway(
+    def start_gateway(
         self, name: str, data_dir: Path, settings: str, command: list[str] | None = None
     ) -> tuple[subprocess.Popen[bytes], int]:
         """``command`` (default: the run's gateway command) ``serve`` on a free port, with
@@ -164,7 +164,7 @@ class Bench:
             for name, sc in (("log on", on), ("log off", off)):
                 self._gateways_started += 1
                 n = self._gateways_started
-                proc, port = self._start_gateway(
+                proc, port = self.start_gateway(
                     f"gateway-{n}",
                     self.workdir / f"gateway-{n}",
                     sc.settings_text(self.upstream_url),

@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
                 text = (
                     settings.read_text() if settings else scenario.settings_text(bench.upstream_url)
                 )
-                proc, port = bench._start_gateway(
+                proc, port = bench.start_gateway(
                     f"gateway-{key}",
                     workdir / f"gateway-{key}",
                     text,
@@ -88,6 +88,9 @@ def main(argv: list[str] | None = None) -> int:
             result = bench.together(scenario, sides, headers, args.rounds)
     except procs.ProcError as e:
         print(f"a gateway did not start: {e}", file=sys.stderr)
+        return 1
+    except RuntimeError as e:  # wrk failed
+        print(str(e), file=sys.stderr)
         return 1
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
