@@ -41,8 +41,8 @@ NO_AUTOGROUP = (
     "needs the kernel's autogroup scheduling (kernel.sched_autogroup_enabled = 1), which splits "
     "the core per process; without it the gateway with the log thread would get a bigger share"
 )
-DriveBoth = Callable[[], tuple[dict[str, Any], dict[str, Any]]]
-"""Loads both sides at once for one round: (A's wrk result, B's)."""
+DriveBoth = Callable[[int], tuple[dict[str, Any], dict[str, Any]]]
+"""Loads both sides at once for round ``i`` (from 0): (A's wrk result, B's)."""
 
 
 def order(rounds: int) -> list[int]:
@@ -80,8 +80,8 @@ def together(a: Side, b: Side, rounds: int, drive: DriveBoth) -> dict[str, Any]:
     over B (``rps_cost_pct``: how many fewer req/s A serves, from the median ratio)."""
     rps: dict[str, list[float]] = {a.name: [], b.name: []}
     ratios: list[float] = []
-    for _ in range(rounds):
-        ra, rb = drive()
+    for i in range(rounds):
+        ra, rb = drive(i)
         rps[a.name].append(ra["rps"])
         rps[b.name].append(rb["rps"])
         ratios.append(ra["rps"] / rb["rps"] if rb["rps"] else 0.0)

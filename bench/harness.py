@@ -206,13 +206,10 @@ class Bench:
         if not machine.autogroup():
             return {"error": ab.NO_AUTOGROUP}
 
-        rounds_done = [0]
-
-        def drive_both() -> tuple[dict[str, Any], dict[str, Any]]:
+        def drive_both(round_no: int) -> tuple[dict[str, Any], dict[str, Any]]:
             # Which side's load starts first, and whose log is checked first, alternates by
             # round, so neither gateway always gets the head start.
-            order = [0, 1] if rounds_done[0] % 2 == 0 else [1, 0]
-            rounds_done[0] += 1
+            order = [0, 1] if round_no % 2 == 0 else [1, 0]
             results: dict[int, dict[str, Any]] = {}
             with ThreadPoolExecutor(max_workers=2) as pool:
                 runs = {

@@ -31,13 +31,16 @@ def test_ab_takes_turns_and_compares_medians():
 
 def test_together_compares_each_round_of_both_at_once():
     a, b = ab.Side("log on", 1, 11), ab.Side("log off", 2, 22)
-    rounds = iter([(90.0, 100.0), (45.0, 50.0), (99.0, 100.0), (10.0, 5.0)])
+    rounds = [(90.0, 100.0), (45.0, 50.0), (99.0, 100.0), (10.0, 5.0)]
+    seen = []
 
-    def drive():
-        ra, rb = next(rounds)
+    def drive(i):
+        seen.append(i)
+        ra, rb = rounds[i]
         return {"rps": ra}, {"rps": rb}
 
     out = ab.together(a, b, 4, drive)
+    assert seen == [0, 1, 2, 3]
     assert out["rps"] == {"log on": [90.0, 45.0, 99.0, 10.0], "log off": [100.0, 50.0, 100.0, 5.0]}
     assert out["ratios"] == [0.9, 0.9, 0.99, 2.0]
     # The median of the rounds' ratios, not a ratio of medians: a slow round counts as a pair.
@@ -52,5 +55,5 @@ def test_together_compares_each_round_of_both_at_once():
 
 def test_together_with_one_round_has_no_spread():
     side = ab.Side("x", 1, 1)
-    out = ab.together(side, ab.Side("y", 2, 2), 1, lambda: ({"rps": 80.0}, {"rps": 100.0}))
+    out = ab.together(side, ab.Side("y", 2, 2), 1, lambda i: ({"rps": 80.0}, {"rps": 100.0}))
     assert out["ratio"] == 0.8 and out["ratio_quartiles"] == [0.8, 0.8]
