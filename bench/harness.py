@@ -173,11 +173,8 @@ class Bench:
                 sides.append(ab.Side(name, port, proc.pid))
             headers = on.gateway_headers(self.upstream_url)
             for side in sides:
-                target = Target(side.name, side.port, headers, side.pid)
-                problem = probe(side.port, on, headers, gateway=True)
-                if problem:
+                if problem := self.warm_up(on, side, headers):
                     return {"error": f"{side.name}: {problem}"}
-                self.loadclient(on, target, 8, 1.0)
 
             def drive(side: ab.Side) -> tuple[dict[str, Any], float]:
                 target = Target(side.name, side.port, headers, side.pid)
@@ -196,6 +193,14 @@ class Bench:
         finally:
             for proc in started:
                 self.procs.stop(proc)
+
+    def warm_up(self, scenario: Scenario, side: ab.Side, headers: dict[str, str]) -> str | None:
+        """A checked probe request, then 1 s of load at 8 connections; why the side cannot be
+        measured, or None."""
+        problem = probe(side.port, scenario, headers, gateway=True)
+        if problem is None:
+            self.loadclient(scenario, Target(side.name, side.port, headers, side.pid), 8, 1.0)
+        return problem
 
     def together(
         self, scenario: Scenario, sides: list[ab.Side], headers: dict[str, str], rounds: int

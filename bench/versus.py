@@ -26,9 +26,8 @@ import tempfile
 from pathlib import Path
 
 from bench import ab, machine, procs, scenarios
-from bench.harness import Bench, Target
+from bench.harness import Bench
 from bench.options import Options
-from bench.probe import probe
 from bench.procs import Procs
 
 
@@ -80,11 +79,11 @@ def main(argv: list[str] | None = None) -> int:
                     text,
                     shlex.split(command) if command else None,
                 )
-                if problem := probe(port, scenario, headers, gateway=True):
+                side = ab.Side(name, port, proc.pid)
+                if problem := bench.warm_up(scenario, side, headers):
                     print(f"{name}: {problem}", file=sys.stderr)
                     return 1
-                bench.loadclient(scenario, Target(name, port, headers, proc.pid), 8, 1.0)
-                sides.append(ab.Side(name, port, proc.pid))
+                sides.append(side)
             result = bench.together(scenario, sides, headers, args.rounds)
     except procs.ProcError as e:
         print(f"a gateway did not start: {e}", file=sys.stderr)
