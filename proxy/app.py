@@ -7,14 +7,15 @@ Chain order (outermost first), and why:
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import aiohttp
 from aiohttp import web
 
-from proxy import admin_configs, admin_logs, cache_feature, configstore, observability
+from proxy import admin_configs, admin_logs, cache_feature, configstore, observability, realtime
 from proxy.chain import Layer, build_chain
-from proxy.handler import SERVICES, handle, health, not_found
+from proxy.handler import SERVICES, handle, handle_realtime, health, not_found
 from proxy.headers import config_from_settings
 from proxy.providers import registry_with_overrides
 from proxy.services import Services
@@ -78,6 +79,7 @@ def create_app(settings: Settings, features: list[Feature] | None = None) -> web
                 await gen.__anext__()
                 running.append(gen)
             services.chain = build_chain(layers, make_router(services))
+            services.realtime = make_router(services, realtime.open_upstream)
             yield
         finally:
             for gen in reversed(running):
@@ -88,6 +90,8 @@ def create_app(settings: Settings, features: list[Feature] | None = None) -> web
             await services.session.close()
 
     app.cleanup_ctx.append(lifecycle)
+    app[realtime.SESSIONS] = weakref.WeakSet()
+    app.on_shutdown.append(realtime.close_sessions)
     app.router.add_get("/health", health)
     app.router.add_get("/", health)
     for add in ADMIN_ROUTES:
@@ -96,6 +100,7 @@ def create_app(settings: Settings, features: list[Feature] | None = None) -> web
     # catch-all below costs a walk over the prefixes and a regex match per request.
     for path in HOT_PATHS:
         app.router.add_route("*", path, handle)
+    app.router.add_get("/v1/realtime", handle_realtime)  # WebSocket sessions (proxy.realtime)
     app.router.add_route("*", "/v1/{tail:.*}", handle)
     app.router.add_route("*", "/{tail:.*}", not_found)
     return app

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import msgspec
 
 if TYPE_CHECKING:
-    from aiohttp import ClientResponse, web
+    from aiohttp import ClientResponse, ClientWebSocketResponse, web
     from multidict import CIMultiDictProxy
 
     from proxy.config import CacheConfig, Target
@@ -88,6 +88,8 @@ class Reply(msgspec.Struct, kw_only=True):
     chunks: AsyncIterator[bytes] | None = None
     upstream: ClientResponse | None = None
     """The open upstream response behind ``chunks``; the relay closes it."""
+    socket: ClientWebSocketResponse | None = None
+    """The upstream WebSocket of an accepted realtime session (`proxy.realtime`)."""
     provider: str = ""
     target_path: str = "config"
     """JSON path of the target that answered: ``config``, ``config.targets[1]`` …"""

@@ -9,8 +9,10 @@
     └── 504  upstream silent past the gateway's default timeout
 
 Validation errors use Portkey's shape ``{"status": "failure", "message": ...}``; failures of the
-upstream call use the OpenAI envelope ``{"error": {"message", "type", "param", "code"}}`` so SDKs
-show the message. Upstream error *responses* are never rewritten: they pass through unchanged.
+upstream call, and an upstream's refusal the gateway cannot relay as sent (kind
+``upstream_error``: a refused WebSocket upgrade), use the OpenAI envelope
+``{"error": {"message", "type", "param", "code"}}`` so SDKs show the message. Upstream error
+*responses* are never rewritten: they pass through unchanged.
 Messages never contain a key: callers pass text built from names and statuses only.
 """
 
@@ -27,7 +29,7 @@ class GatewayError(Exception):
         self.kind = kind or _KIND.get(status, "gateway_error")
 
     def body(self) -> bytes:
-        if self.status in _OPENAI_SHAPED:
+        if self.status in _OPENAI_SHAPED or self.kind == "upstream_error":
             return msgspec.json.encode(
                 {"error": {"message": self.message, "type": self.kind, "param": None, "code": None}}
             )

@@ -13,10 +13,11 @@ import time
 import msgspec
 from aiohttp import web
 
-from proxy.chain import Call, Outcome
+from proxy.chain import Call, Outcome, Reply
 from proxy.errors import GatewayError
 from proxy.headers import fill_call, new_call
-from proxy.relay import relay
+from proxy.realtime import is_upgrade, relay_session
+from proxy.relay import gateway_headers, relay
 from proxy.services import Services
 
 log = logging.getLogger("lockgate")
@@ -51,15 +52,62 @@ async def handle(request: web.Request) -> web.StreamResponse:
         reply = await services.chain(call)
         response, outcome = await relay(request, call, reply)
     except GatewayError as e:
-        response = error_response(e, call.trace_id)
-        outcome = _failed(call, e.status, e.message, response)
+        response, outcome = refused(call, e)
     except Exception:
-        log.exception(
-            "unhandled error on %s %s (trace %s)", request.method, request.path, call.trace_id
-        )
-        e = GatewayError(500, "Something went wrong")
-        response = error_response(e, call.trace_id)
-        outcome = _failed(call, 500, "internal error", response)
+        response, outcome = crashed(request, call)
+    await record(services, call, reply, outcome)
+    return response
+
+
+async def handle_realtime(request: web.Request) -> web.StreamResponse:
+    """``GET /v1/realtime``: a WebSocket session when the client asks to upgrade (see
+    `proxy.realtime`), else an ordinary proxied GET."""
+    if not is_upgrade(request):
+        return await handle(request)
+    started = time.perf_counter()
+    services = request.app[SERVICES]
+    call = new_call(request, started)
+    reply = None
+    try:
+        await fill_call(call, services)
+        model = request.query.get("model")
+        call._json = {"model": model} if model else {}  # the log's model, as for a JSON body
+        assert services.realtime is not None
+        reply = await services.realtime(call)
+        if reply.socket is None:  # no upstream accepted: an HTTP answer with its status
+            response, outcome = await relay(request, call, reply)
+        else:
+            response, outcome = await relay_session(
+                request, call, reply, gateway_headers(call, reply)
+            )
+    except GatewayError as e:
+        response, outcome = refused(call, e)
+    except Exception:
+        response, outcome = crashed(request, call)
+    finally:
+        if reply is not None and reply.socket is not None and not reply.socket.closed:
+            await reply.socket.close(code=1011)
+    await record(services, call, reply, outcome)
+    return response
+
+
+def refused(call: Call, err: GatewayError) -> tuple[web.Response, Outcome]:
+    """The JSON answer to a request the gateway turns down itself, and its outcome."""
+    response = error_response(err, call.trace_id)
+    return response, _failed(call, err.status, err.message, response)
+
+
+def crashed(request: web.Request, call: Call) -> tuple[web.Response, Outcome]:
+    """A bug: logged with its traceback, answered 500, and the worker keeps running."""
+    log.exception(
+        "unhandled error on %s %s (trace %s)", request.method, request.path, call.trace_id
+    )
+    response = error_response(GatewayError(500, "Something went wrong"), call.trace_id)
+    return response, _failed(call, 500, "internal error", response)
+
+
+async def record(services: Services, call: Call, reply: Reply | None, outcome: Outcome) -> None:
+    """Hand the finished request to every recorder; wait only where one pushes back."""
     for recorder in services.recorders:
         try:
             waiting = recorder.record(call, reply, outcome)
@@ -67,7 +115,6 @@ async def handle(request: web.Request) -> web.StreamResponse:
                 await waiting
         except Exception:
             log.exception("recorder %r failed", recorder)
-    return response
 
 
 def _failed(call: Call, status: int, message: str, response: web.Response) -> Outcome:

@@ -26,6 +26,8 @@ class Services(msgspec.Struct, kw_only=True):
     session: aiohttp.ClientSession | None = None
     """The one pooled upstream client session (opened in the app's cleanup context)."""
     chain: Next | None = None
+    realtime: Next | None = None
+    """The router for WebSocket sessions: the same strategies over an upstream handshake."""
     recorders: list[Recorder] = []
     default_config: Target | None = None
     saved_config: Callable[[str], Awaitable[Target | None]] = _no_saved_configs

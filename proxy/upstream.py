@@ -172,7 +172,7 @@ def request_body(target: Target, call: Call) -> bytes:
     return encode({**body, **target.override_params})
 
 
-def _synthetic(status: int, message: str, kind: str, provider: str, path: str) -> Reply:
+def synthetic_reply(status: int, message: str, kind: str, provider: str, path: str) -> Reply:
     err = GatewayError(status, message, kind=kind)
     return Reply(
         status=status,
@@ -227,24 +227,33 @@ async def attempt(services: Services, call: Call, target: Target, path: str) -> 
             resp.close()
         if configured:
             msg = f"Request exceeded the timeout sent in the request: {target.request_timeout}ms"
-            reply = _synthetic(408, msg, "timeout_error", target.provider, path)
+            reply = synthetic_reply(408, msg, "timeout_error", target.provider, path)
         else:
             msg = (
                 f"upstream {target.provider} did not answer within "
                 f"{services.settings.upstream_timeout_s:g}s"
             )
-            reply = _synthetic(504, msg, "upstream_timeout", target.provider, path)
+            reply = synthetic_reply(504, msg, "upstream_timeout", target.provider, path)
     except (aiohttp.ClientError, OSError) as e:
         if resp is not None:
             resp.close()
         msg = f"upstream {target.provider} unreachable: {type(e).__name__}"
-        reply = _synthetic(502, msg, "upstream_unreachable", target.provider, path)
-    reply.provider = target.provider
+        reply = synthetic_reply(502, msg, "upstream_unreachable", target.provider, path)
+    note_attempt(call, reply, target.provider, path, url, t0, started_at)
+    return reply
+
+
+def note_attempt(
+    call: Call, reply: Reply, provider: str, path: str, url: str, t0: float, started_at: float
+) -> None:
+    """Stamp ``reply`` with who answered and add the attempt to the call's list (for the log;
+    the URL without its query)."""
+    reply.provider = provider
     reply.target_path = path
     call.attempts.append(
         Attempt(
             target_path=path,
-            provider=target.provider,
+            provider=provider,
             url=url.split("?", 1)[0],
             status=reply.status,
             latency_ms=(time.perf_counter() - t0) * 1000,
@@ -253,7 +262,6 @@ async def attempt(services: Services, call: Call, target: Target, path: str) -> 
             started_at=started_at,
         )
     )
-    return reply
 
 
 async def _chunks(first: bytes, resp: aiohttp.ClientResponse) -> AsyncIterator[bytes]:

@@ -14,13 +14,19 @@ from strategies import STRATEGIES
 from strategies.retry import with_retries
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from proxy.chain import Call, Next, Reply
     from proxy.config import Target
     from proxy.services import Services
 
+    Leaf = Callable[[Services, Call, Target, str], Awaitable[Reply]]
 
-def make_router(services: Services) -> Next:
-    once = functools.partial(attempt, services)
+
+def make_router(services: Services, leaf: Leaf = attempt) -> Next:
+    """The router over ``leaf``, one upstream try: an HTTP `attempt`, or a WebSocket
+    handshake (`proxy.realtime.open_upstream`)."""
+    once = functools.partial(leaf, services)
 
     async def run(call: Call, node: Target, path: str) -> Reply:
         if node.is_leaf:
@@ -33,7 +39,7 @@ def make_router(services: Services) -> Next:
         if node.is_leaf and (node.retry is None or node.retry.attempts == 0):
             # The common case, one provider and nothing to retry: what `run` and `with_retries`
             # would end up doing, minus two coroutine frames per request.
-            return await attempt(services, call, node, "config")
+            return await leaf(services, call, node, "config")
         return await run(call, node, "config")
 
     return route

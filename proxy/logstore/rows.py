@@ -207,7 +207,9 @@ class RowBuilder:
         provider = provider or config_provider
         model = peek(body).model if hint is _PEEK else hint
         tokens = usage.NONE
-        if 200 <= status < 300 and (endpoint in _TOKEN_ENDPOINTS or path.endswith(_TOKEN_PATHS)):
+        if status == 101:  # a realtime session: the summary the relay wrote sums its usage
+            tokens = usage.from_body(answer, 0)
+        elif 200 <= status < 300 and (endpoint in _TOKEN_ENDPOINTS or path.endswith(_TOKEN_PATHS)):
             if streamed:
                 tokens = usage.from_stream(answer, bytes_out, len(body))
             else:

@@ -13,6 +13,9 @@ order) or from the model name of the request (``"model": "fault:429"``). Behavio
 - ``reset``: close the connection without answering.
 - ``echo``: answer with the headers and body it received (to check what was forwarded).
 
+A WebSocket upgrade (any path) gets a Realtime-API-shaped session (see ``_realtime``); the
+script's status, ``reset`` and ``slow:<ms>`` faults apply to its handshake.
+
 Every request is recorded in ``upstream.seen`` (method, path, query, headers, body).
 """
 
@@ -24,7 +27,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 
 KEY = web.AppKey("fake", "FakeUpstream")
 
@@ -50,6 +53,10 @@ class FakeUpstream:
     cancelled: int = 0
     """Streams the fake saw its client drop before it finished."""
     extra_headers: dict[str, str] = field(default_factory=dict)
+    sockets: list[web.WebSocketResponse] = field(default_factory=list)
+    """Realtime sessions the fake accepted."""
+    closes: list[int | None] = field(default_factory=list)
+    """Close codes of the realtime sessions that ended."""
 
     def behaviour(self, body: Any) -> str:
         if self.script:
@@ -146,6 +153,8 @@ def anthropic_events(model: str) -> list[bytes]:
 
 async def _handle(request: web.Request) -> web.StreamResponse:
     fake: FakeUpstream = request.app[KEY]
+    if request.headers.get("Upgrade", "").lower() == "websocket":
+        return await _realtime(request, fake)
     raw = await request.read()
     fake.seen.append(
         Seen(request.method, request.path, request.query_string, dict(request.headers), raw)
@@ -279,6 +288,60 @@ async def _stream(
         await resp.write(ev)
     await resp.write_eof()
     return resp
+
+
+REALTIME_USAGE = {"input_tokens": 7, "output_tokens": 3, "total_tokens": 10}
+
+
+async def _realtime(request: web.Request, fake: FakeUpstream) -> web.StreamResponse:
+    """A Realtime-API-shaped WebSocket: ``session.created`` first; ``response.create`` →
+    a text delta and ``response.done`` with `REALTIME_USAGE`; ``close.me`` → closes with its
+    ``code``; other text comes back as an ``echo`` event, binary frames as they were. The
+    script's faults apply to the handshake (a status, ``reset``, ``slow:<ms>``)."""
+    fake.seen.append(
+        Seen(request.method, request.path, request.query_string, dict(request.headers), b"")
+    )
+    what = fake.behaviour({"model": request.query.get("model", "")})
+    if what == "reset":
+        assert request.transport is not None
+        request.transport.abort()
+        await asyncio.sleep(0.05)
+        return web.Response()
+    if what.startswith("slow:"):
+        await asyncio.sleep(int(what[5:]) / 1000)
+    elif what.isdigit():
+        return web.json_response({"error": {"message": f"fake {what}"}}, status=int(what))
+    offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")]
+    ws = web.WebSocketResponse(protocols=[p for p in offered if p == "realtime"])
+    await ws.prepare(request)
+    fake.sockets.append(ws)
+    await ws.send_json({"type": "session.created", "event_id": "ev_0", "session": {}})
+    async for msg in ws:
+        if msg.type == WSMsgType.BINARY:
+            await ws.send_bytes(msg.data)
+            continue
+        if msg.type != WSMsgType.TEXT:
+            continue
+        event = json.loads(msg.data)
+        kind = event.get("type")
+        if kind == "response.create":
+            await ws.send_json(
+                {"type": "response.output_text.delta", "event_id": "ev_1", "delta": "Hi"}
+            )
+            await ws.send_json(
+                {
+                    "type": "response.done",
+                    "event_id": "ev_2",
+                    "response": {"id": "resp_1", "status": "completed", "usage": REALTIME_USAGE},
+                }
+            )
+        elif kind == "close.me":
+            await ws.close(code=event.get("code", 1000))
+            break
+        else:
+            await ws.send_json({"type": "echo", "event": event})
+    fake.closes.append(ws.close_code)
+    return ws
 
 
 def make_app(fake: FakeUpstream | None = None) -> web.Application:
