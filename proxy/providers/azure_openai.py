@@ -2,7 +2,9 @@
 
 Unified form: ``x-portkey-azure-resource-name``, ``-deployment-id``, ``-api-version`` headers (or
 the config's ``resource_name``/``deployment_id``/``api_version``) build
-``https://<resource>.openai.azure.com/openai/deployments/<dep>/<path>?api-version=<v>``.
+``https://<resource>.openai.azure.com/openai/deployments/<dep>/<path>?api-version=<v>``; for the
+Realtime API (``/realtime``, a WebSocket) the deployment goes in the query instead:
+``…/openai/realtime?api-version=<v>&deployment=<dep>``, as Azure expects.
 Legacy proxy form: the Azure host is the first segment of the path
 (``/v1/proxy/<resource>.openai.azure.com/openai/deployments/...``).
 """
@@ -37,7 +39,12 @@ def build_url(spec: ProviderSpec, target: Target, call: Call, base: str) -> str:
         raise GatewayError(
             400, "azure-openai needs x-portkey-azure-resource-name (or a custom host)"
         )
-    if deployment and "/deployments/" not in call.path:
+    if deployment and call.path == "/realtime":
+        # Azure's Realtime API names the deployment in the query, not the path.
+        if "deployment=" not in call.query:
+            dep = f"deployment={quote(deployment, safe='')}"
+            qs = f"{qs}&{dep}" if qs else f"?{dep}"
+    elif deployment and "/deployments/" not in call.path:
         root = f"{root}/deployments/{quote(deployment, safe='')}"
     url = root + call.path
     if version and "api-version=" not in call.query:

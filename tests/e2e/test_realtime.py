@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from urllib.parse import parse_qsl
 
 import aiohttp
 import openai
@@ -237,3 +238,23 @@ async def test_quiet_session_outlives_the_stream_idle_timeout(make_gateway, upst
         await asyncio.sleep(0.6)
         await ws.send_json({"type": "ping.me"})
         assert (await ws.receive_json(timeout=5))["type"] == "echo"
+
+
+async def test_azure_realtime_names_the_deployment_in_the_query(gateway, upstream, http):
+    headers = {
+        "x-portkey-provider": "azure-openai",
+        "Authorization": "Bearer az-key",
+        "x-portkey-custom-host": upstream.url + "/openai",
+        "x-portkey-azure-deployment-id": "rt-dep",
+        "x-portkey-azure-api-version": "2024-10-01-preview",
+    }
+    url = gateway.url.replace("http://", "ws://") + "/v1/realtime"
+    async with http.ws_connect(url, headers=headers) as ws:
+        assert (await ws.receive_json(timeout=5))["type"] == "session.created"
+    seen = upstream.fake.seen[-1]
+    assert seen.path == "/openai/realtime"
+    assert dict(parse_qsl(seen.query)) == {
+        "api-version": "2024-10-01-preview",
+        "deployment": "rt-dep",
+    }
+    assert seen.headers["api-key"] == "az-key" and "Authorization" not in seen.headers
