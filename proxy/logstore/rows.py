@@ -71,6 +71,23 @@ def _leaf(config: Any, target_path: str) -> Any:
     return node
 
 
+_FORM_MODEL = re.compile(
+    rb'(?i)content-disposition:[^\r\n]*;\s*name="model"[^\r\n]*\r\n(?:[^\r\n]+\r\n)*\r\n'
+    rb"([^\r\n]{1,256})\r\n"
+)
+_FORM_SCAN = 65536
+"""How far into a multipart body the ``model`` field is looked for (it comes before the file in
+the SDKs' uploads; a part after a large file is not worth the scan)."""
+
+
+def _body_model(body: bytes) -> str | None:
+    """``model`` of a JSON body, or of a multipart form (audio transcriptions, uploads)."""
+    if body[:2] == b"--":
+        found = _FORM_MODEL.search(body, 0, _FORM_SCAN)
+        return found.group(1).decode("utf-8", "replace") if found else None
+    return peek(body).model
+
+
 _PEEK = object()
 """`capture`'s model hint when the body was not parsed: peek at it in the writer."""
 
@@ -205,7 +222,7 @@ class RowBuilder:
             target_path = provider = ttfb_ms = cache_status = rep_error = None
             retries = 0
         provider = provider or config_provider
-        model = peek(body).model if hint is _PEEK else hint
+        model = _body_model(body) if hint is _PEEK else hint
         tokens = usage.NONE
         if status == 101:  # a realtime session: the summary the relay wrote sums its usage
             tokens = usage.from_body(answer, 0)

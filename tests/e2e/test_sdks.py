@@ -145,3 +145,46 @@ async def test_portkey_sdk_legacy_mode(gateway, upstream):
 
     chat = await asyncio.to_thread(run)
     assert chat.choices[0].message.content == "Hello from the fake upstream."
+
+
+async def test_openai_sdk_uploads_binary_answers_get_and_delete(gateway, upstream, http):
+    """Multipart uploads go up byte for byte, binary answers come back byte for byte, and GET
+    and DELETE calls pass too: the endpoints beyond chat that every path under /v1/ covers."""
+    audio = bytes(range(256)) * 64  # not UTF-8, 16 KB
+
+    def run():
+        c = _openai(gateway)
+        heard = c.audio.transcriptions.create(model="whisper-1", file=("a.wav", audio))
+        speech = c.audio.speech.create(model="tts-1", voice="alloy", input="hello")
+        uploaded = c.files.create(file=("data.jsonl", b'{"a": 1}\n'), purpose="batch")
+        deleted = c.files.delete("file-fake")
+        models = c.models.list()
+        return heard, speech.content, uploaded, deleted, models
+
+    heard, speech, uploaded, deleted, models = await asyncio.to_thread(run)
+    assert heard.text == f"heard {len(audio)} bytes of a.wav"
+    sent = upstream.fake.seen[0]
+    assert sent.headers["Content-Type"].startswith("multipart/form-data; boundary=")
+    assert audio in sent.body  # the upload reached the provider unchanged
+
+    direct = b""
+    async with http.post(
+        upstream.url + "/v1/audio/speech", json={"model": "tts-1", "input": "hello"}
+    ) as r:
+        direct = await r.read()
+    assert speech == direct
+    assert uploaded.bytes == 9 and uploaded.filename == "data.jsonl"
+    assert deleted.deleted is True and upstream.fake.seen[3].method == "DELETE"
+    assert models.data[0].id == "fake-model"
+
+    from proxy.handler import SERVICES
+
+    await gateway.app[SERVICES].extras["logs"].flush()
+    async with http.get(gateway.url + "/v1/logs", params={"limit": "10"}) as r:
+        rows = (await r.json())["data"]
+    by_path = {row["path"]: row for row in rows}
+    assert by_path["/audio/transcriptions"]["model"] == "whisper-1"
+    assert by_path["/audio/speech"]["streamed"] is True
+    assert by_path["/audio/speech"]["complete"] is True
+    assert by_path["/files/file-fake"]["method"] == "DELETE"
+    assert all(row["status"] == 200 for row in rows)

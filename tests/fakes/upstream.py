@@ -25,6 +25,8 @@ import asyncio
 import json
 import time
 from dataclasses import dataclass, field
+from email import policy
+from email.parser import BytesParser
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -200,6 +202,36 @@ async def _handle(request: web.Request) -> web.StreamResponse:
             },
             headers=fake.extra_headers,
         )
+    if request.path.endswith(("/audio/transcriptions", "/audio/translations")):
+        form = _form(request, raw)
+        audio = form.get("file", (None, b""))
+        return web.json_response(
+            {
+                "text": f"heard {len(audio[1])} bytes of {audio[0]}",
+                "model": form["model"][1].decode(),
+            }
+        )
+    if request.path.endswith("/audio/speech"):
+        return await _stream(
+            request, fake, speech_chunks(body.get("input", "")), what, "audio/mpeg"
+        )
+    if request.path.endswith("/files") and request.method == "POST":
+        form = _form(request, raw)
+        return web.json_response(
+            {
+                "id": "file-fake",
+                "object": "file",
+                "bytes": len(form["file"][1]),
+                "created_at": 1,
+                "filename": form["file"][0],
+                "purpose": form["purpose"][1].decode(),
+                "status": "processed",
+            }
+        )
+    if "/files/" in request.path and request.method == "DELETE":
+        return web.json_response(
+            {"id": request.path.rsplit("/", 1)[1], "object": "file", "deleted": True}
+        )
     if request.path.endswith("/messages"):
         if stream:
             return await _stream(request, fake, anthropic_events(model), what)
@@ -254,10 +286,31 @@ async def _handle(request: web.Request) -> web.StreamResponse:
     return web.json_response(completion(model), headers=fake.extra_headers)
 
 
+def speech_chunks(text: str) -> list[bytes]:
+    """Binary "audio" for ``text``: every byte value, several chunks (not valid UTF-8)."""
+    seed = text.encode() or b"x"
+    return [bytes((b + i) % 256 for b in seed) + bytes(range(256)) for i in range(4)]
+
+
+def _form(request: web.Request, raw: bytes) -> dict[str, tuple[str | None, bytes]]:
+    """A multipart/form-data body: field name → (filename, bytes)."""
+    head = f"Content-Type: {request.headers['Content-Type']}\r\n\r\n".encode()
+    msg = BytesParser(policy=policy.HTTP).parsebytes(head + raw)
+    out = {}
+    for part in msg.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        out[name] = (part.get_filename(), part.get_payload(decode=True))
+    return out
+
+
 async def _stream(
-    request: web.Request, fake: FakeUpstream, events: list[bytes], what: str
+    request: web.Request,
+    fake: FakeUpstream,
+    events: list[bytes],
+    what: str,
+    content_type: str = "text/event-stream",
 ) -> web.StreamResponse:
-    resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+    resp = web.StreamResponse(headers={"Content-Type": content_type})
     await resp.prepare(request)
     if what == "cut":
         for ev in events[:2]:

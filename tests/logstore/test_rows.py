@@ -235,3 +235,22 @@ async def test_headers_are_never_copied(store):
 def test_fake_headers_are_case_insensitive():
     h = CIMultiDictProxy(CIMultiDict({"X-Portkey-Span-Id": "abc"}))
     assert build(call=make_call(headers=dict(h)))["span_id"] == "abc"
+
+
+def test_model_of_json_and_multipart_bodies():
+    from proxy.logstore.rows import _body_model
+
+    def form(*parts: tuple[str, bytes]) -> bytes:
+        out = b""
+        for name, value in parts:
+            out += b'--XyZ\r\nContent-Disposition: form-data; name="' + name.encode() + b'"'
+            out += b'; filename="a.wav"\r\nContent-Type: audio/wav' if name == "file" else b""
+            out += b"\r\n\r\n" + value + b"\r\n"
+        return out + b"--XyZ--\r\n"
+
+    assert _body_model(b'{"model": "gpt-4o", "messages": []}') == "gpt-4o"
+    assert _body_model(form(("model", b"whisper-1"), ("file", bytes(range(256))))) == "whisper-1"
+    assert _body_model(form(("file", bytes(range(256))), ("model", b"whisper-1"))) == "whisper-1"
+    assert _body_model(form(("file", b"\xff" * 10))) is None
+    assert _body_model(form(("model_name", b"x"))) is None
+    assert _body_model(b"not json") is None
