@@ -13,6 +13,7 @@ around that time, where its rows are when they have no token.
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections.abc import Mapping
@@ -110,16 +111,25 @@ def meta_expr(key: str) -> tuple[str, list[Any]]:
     return "json_extract(metadata, ?)", [f'$."{key}"']
 
 
+def _finite(seconds: float, text: str) -> float:
+    if not math.isfinite(seconds):
+        raise ValueError(f"not a time: {text}")
+    return seconds
+
+
 def parse_time(text: str, *, now: float | None = None) -> float:
     """Unix seconds, ISO 8601 (naive = UTC), or a duration back from now (``15m``, ``24h``)."""
     text = text.strip()
     m = _DURATION.match(text)
     if m:
-        return (now if now is not None else time.time()) - float(m.group(1)) * _UNITS[m.group(2)]
+        back = float(m.group(1)) * _UNITS[m.group(2)]
+        return _finite((now if now is not None else time.time()) - back, text)
     try:
-        return float(text)
+        seconds = float(text)
     except ValueError:
         pass
+    else:
+        return _finite(seconds, text)
     dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)

@@ -205,9 +205,17 @@ ID_SHIFT = 10
 _json_get = msgspec.json.Decoder(dict[str, Any])
 
 
+MAX_ID_US = (1 << (63 - ID_SHIFT)) - 1
+"""The latest arrival (µs) an id can hold: ids are signed 64-bit SQLite integers."""
+
+
 def id_at(t: float) -> int:
-    """The smallest id of a request that arrived at or after unix time ``t``."""
-    return max(0, math.ceil(t * 1_000_000)) << ID_SHIFT
+    """The smallest id of a request that arrived at or after unix time ``t`` (clamped to the
+    ids that can exist, so any finite time is a valid bound)."""
+    us = t * 1_000_000
+    if not us > 0:  # also NaN
+        return 0
+    return min(math.ceil(us), MAX_ID_US) << ID_SHIFT if us < MAX_ID_US else MAX_ID_US << ID_SHIFT
 
 
 def created_at(rid: int) -> float:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import sqlite3
 import time
 
+import pytest
+
 from proxy.logstore import LogFilter
 from proxy.logstore.rows import capture
 from proxy.logstore.schema import (
@@ -278,3 +280,17 @@ async def test_rows_of_made_trace_ids_get_no_trace_token_and_prune_cleanly(open_
     conn.execute("INSERT INTO request_keys (request_keys) VALUES ('integrity-check')")
     conn.close()
     assert _tokens(store.path, user_key("eve")) == 0
+
+
+def test_time_bounds_out_of_range_are_clamped_or_refused():
+    from proxy.logstore.query import QueryError, filter_from_params, list_sql
+    from proxy.logstore.schema import ID_SHIFT, MAX_ID_US, id_at
+
+    assert id_at(1e308) == MAX_ID_US << ID_SHIFT  # fits SQLite's signed 64-bit integers
+    assert id_at(-1e308) == 0 and id_at(float("nan")) == 0
+    f = filter_from_params({"until": "1e308", "since": "99999999999999d"})
+    sql, args = list_sql(f, limit=5)
+    assert all(-(2**63) <= a < 2**63 for a in args if isinstance(a, int))
+    for bad in ("nan", "inf", "-inf", "1e400"):
+        with pytest.raises(QueryError, match="until"):
+            filter_from_params({"until": bad})
