@@ -13,6 +13,8 @@ import json
 import random
 from typing import Any
 
+import aiohttp
+
 from proxy.handler import SERVICES
 
 SEED = 20261202
@@ -183,3 +185,69 @@ async def test_random_admin_input_is_refused_cleanly(gateway, upstream, http):
             assert r.status < 500, where
             if r.status >= 400:
                 assert json.loads(raw), where
+
+
+FAULTS = ("500", "503", "429", "400", "slow:80", "slow:400", "cut", "reset", "stall:300", "ok")
+
+
+def _plan(rnd: random.Random) -> dict[str, Any]:
+    """A random strategy over the fake upstream (as openai and groq), with retries and
+    timeouts small enough that a run stays short."""
+    leaves = [
+        {"provider": rnd.choice(("openai", "groq")), "api_key": f"sk-{i}"}
+        for i in range(rnd.randint(1, 3))
+    ]
+    for leaf in leaves:
+        if rnd.random() < 0.3:
+            leaf["retry"] = {"attempts": rnd.randint(0, 2)}
+        if rnd.random() < 0.3:
+            leaf["request_timeout"] = rnd.choice((50, 250))
+    if len(leaves) == 1:
+        return leaves[0]
+    mode = rnd.choice(("fallback", "loadbalance"))
+    plan: dict[str, Any] = {"strategy": {"mode": mode}, "targets": leaves}
+    if rnd.random() < 0.3:
+        plan["retry"] = {"attempts": 1, "on_status_codes": [429, 503]}
+    return plan
+
+
+async def test_random_faults_and_strategies_keep_their_promises(make_gateway, upstream, http):
+    """Scripted upstream faults under random strategies: never a 500 of the gateway's own, a
+    stream ends with [DONE] unless the upstream cut it, a client may leave mid-stream, and every
+    request is one log row."""
+    gateway = await make_gateway(upstream_timeout_s=1)
+    rnd = random.Random(SEED)
+    rounds = 120
+    for i in range(rounds):
+        upstream.fake.script[:] = [rnd.choice(FAULTS) for _ in range(rnd.randint(0, 4))]
+        faults = list(upstream.fake.script)
+        plan = _plan(rnd)
+        stream = rnd.random() < 0.4
+        body = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "stream": stream}
+        headers = {"x-portkey-config": json.dumps(plan)}
+        where = f"round {i}: faults {faults} plan {plan} stream {stream}"
+        async with http.post(gateway.url + "/v1/chat/completions", json=body, headers=headers) as r:
+            own = r.headers.get("x-portkey-gateway-exception") == "true"
+            assert not (own and r.status == 500), where  # the fake's own 500s pass through
+            assert r.headers.get("x-portkey-trace-id"), where
+            if stream and r.status == 200 and rnd.random() < 0.2:
+                await r.content.readany()
+                r.close()  # the client leaves mid-stream
+                continue
+            try:
+                raw = await r.read()
+                cut = False
+            except aiohttp.ClientPayloadError:
+                cut = True
+        if r.status == 200 and stream:
+            assert cut or raw.rstrip().endswith(b"data: [DONE]"), where
+            assert not cut or "cut" in faults, where
+        elif r.status == 200:
+            assert json.loads(raw)["choices"], where
+        else:
+            assert not cut, where
+            assert json.loads(raw), where
+    upstream.fake.script.clear()
+    await gateway.app[SERVICES].extras["logs"].flush()
+    async with http.get(gateway.url + "/v1/analytics") as r:
+        assert (await r.json())["totals"]["requests"] == rounds
