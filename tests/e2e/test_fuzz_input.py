@@ -9,6 +9,7 @@ numbers, odd strings and deep nesting.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 from typing import Any
@@ -251,3 +252,57 @@ async def test_random_faults_and_strategies_keep_their_promises(make_gateway, up
     await gateway.app[SERVICES].extras["logs"].flush()
     async with http.get(gateway.url + "/v1/analytics") as r:
         assert (await r.json())["totals"]["requests"] == rounds
+
+
+async def test_concurrent_faults_never_poison_the_cache(make_gateway, upstream, http):
+    """Many clients at once ask the same cached questions while the upstream fails in random
+    ways, some clients force a refresh and some leave mid-stream: whatever the cache keeps and
+    serves afterwards is a whole, successful answer."""
+    gateway = await make_gateway(upstream_timeout_s=1)
+    rnd = random.Random(SEED)
+    config = {"provider": "openai", "api_key": "sk-c", "cache": {"mode": "simple"}}
+    headers = {"x-portkey-config": json.dumps(config)}
+
+    def body(q: int, stream: bool) -> dict[str, Any]:
+        return {"model": "m", "messages": [{"role": "user", "content": f"q{q}"}], "stream": stream}
+
+    async def one(q: int, stream: bool, leave: bool, refresh: bool) -> None:
+        sent = {**headers, "x-portkey-cache-force-refresh": "true"} if refresh else headers
+        try:
+            async with http.post(
+                gateway.url + "/v1/chat/completions", json=body(q, stream), headers=sent
+            ) as r:
+                own = r.headers.get("x-portkey-gateway-exception") == "true"
+                assert not (own and r.status == 500)
+                if leave:
+                    await r.content.readany()
+                    r.close()
+                    return
+                await r.read()
+        except aiohttp.ClientPayloadError:
+            pass  # a cut stream
+
+    for _ in range(6):
+        upstream.fake.script[:] = [rnd.choice(FAULTS) for _ in range(12)]
+        await asyncio.gather(
+            *(
+                one(rnd.randrange(3), rnd.random() < 0.5, rnd.random() < 0.15, rnd.random() < 0.4)
+                for _ in range(16)
+            )
+        )
+    upstream.fake.script.clear()
+    await gateway.app[SERVICES].extras["cache"].flush()
+    for q in range(3):
+        for stream in (False, True):
+            async with http.post(
+                gateway.url + "/v1/chat/completions", json=body(q, stream), headers=headers
+            ) as r:
+                raw = await r.read()
+                where = (
+                    f"q{q} stream={stream}: {r.headers.get('x-portkey-cache-status')} {raw[:200]!r}"
+                )
+                assert r.status == 200, where
+                if stream:
+                    assert raw.rstrip().endswith(b"data: [DONE]"), where
+                else:
+                    assert json.loads(raw)["choices"][0]["message"]["content"], where
