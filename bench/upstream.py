@@ -9,6 +9,8 @@ Routes (no router, one handler, so the upstream costs as little as possible):
   whole peek.
 - any path under ``/fail`` or a body naming the model ``bench-503``: 503 at once, for fallback
   scenarios whose first target must fail.
+- ``GET …/realtime`` with ``Upgrade: websocket``: a socket that echoes every frame
+  (`bench.realtime`).
 - ``GET /health``: 200, for readiness checks. Anything else: 404.
 
 It listens on 127.0.0.1 only (``--host`` may not name another interface).
@@ -46,6 +48,8 @@ class FakeUpstream:
         path = request.path
         if request.method == "GET" and path == "/health":
             return web.Response(text="ok")
+        if path.endswith("/realtime") and request.headers.get("Upgrade", "").lower() == "websocket":
+            return await _echo(request)
         if request.method != "POST" or not path.endswith("/chat/completions"):
             return web.Response(
                 status=404, body=b'{"error":{"message":"not found"}}', headers=_JSON
@@ -66,6 +70,18 @@ class FakeUpstream:
             await resp.write(event)
         await resp.write_eof()
         return resp
+
+
+async def _echo(request: web.BaseRequest) -> web.WebSocketResponse:
+    """A realtime socket that sends every frame back as it came (``bench.realtime``)."""
+    ws = web.WebSocketResponse(max_msg_size=0)
+    await ws.prepare(request)
+    async for msg in ws:
+        if msg.type == web.WSMsgType.TEXT:
+            await ws.send_str(msg.data)
+        elif msg.type == web.WSMsgType.BINARY:
+            await ws.send_bytes(msg.data)
+    return ws
 
 
 async def start(
