@@ -5,13 +5,15 @@ scraped). Counts are per process: with ``--workers N`` each worker keeps its own
 reaches whichever worker accepts it (the ``worker`` label is the pid, so series never collide).
 
     lockgate_requests_total{provider,status}
-    lockgate_request_duration_seconds{provider}      histogram, arrival → last byte
+    lockgate_request_duration_seconds{provider}      histogram, arrival → last byte (not sessions)
     lockgate_upstream_attempts_total{provider}
     lockgate_upstream_errors_total{provider,code}    code: upstream 408, 429, 5xx, or "network"
     lockgate_retries_total{provider}
     lockgate_cache_requests_total{mode,status}       mode: simple | semantic
     lockgate_cache_hits_total{mode}
     lockgate_streams_incomplete_total{provider}
+    lockgate_realtime_sessions_total{provider} / lockgate_realtime_session_seconds_total{provider}
+    lockgate_realtime_sessions_open                  (sessions are requests with status 101 too)
     lockgate_log_queue_depth / lockgate_log_rows_written_total / lockgate_log_write_failures_total /
     lockgate_log_batches_total / lockgate_log_urgent_batches_total
 """
@@ -55,6 +57,8 @@ class MetricsRecorder:
         self.cache: defaultdict[tuple[str, str], int] = defaultdict(int)
         self.cache_hits: defaultdict[str, int] = defaultdict(int)
         self.incomplete: defaultdict[str, int] = defaultdict(int)
+        self.sessions: defaultdict[str, int] = defaultdict(int)
+        self.session_seconds: defaultdict[str, float] = defaultdict(float)
         self._gauges: list[tuple[str, str, str, Callable[[], float]]] = []
         self._worker = str(os.getpid())
 
@@ -63,10 +67,14 @@ class MetricsRecorder:
             getattr(call.config, "provider", None) or "none"
         )
         self.requests[provider, outcome.status] += 1
-        hist = self.latency.get(provider)
-        if hist is None:
-            hist = self.latency[provider] = _Histogram()
-        hist.observe(outcome.latency_ms / 1000.0)
+        if outcome.status == 101:  # a realtime session: its length is not a request's latency
+            self.sessions[provider] += 1
+            self.session_seconds[provider] += outcome.latency_ms / 1000.0
+        else:
+            hist = self.latency.get(provider)
+            if hist is None:
+                hist = self.latency[provider] = _Histogram()
+            hist.observe(outcome.latency_ms / 1000.0)
         for a in call.attempts:
             self.attempts[a.provider] += 1
             if a.error is not None and not a.status:
@@ -182,6 +190,20 @@ class MetricsRecorder:
             "counter",
             "Streams cut before the end.",
             self.incomplete,
+            ("provider",),
+        )
+        family(
+            "lockgate_realtime_sessions_total",
+            "counter",
+            "Realtime (WebSocket) sessions ended.",
+            self.sessions,
+            ("provider",),
+        )
+        family(
+            "lockgate_realtime_session_seconds_total",
+            "counter",
+            "Summed length of the realtime sessions ended.",
+            self.session_seconds,
             ("provider",),
         )
         for gname, kind, help_text, read in self._gauges:

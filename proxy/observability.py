@@ -15,6 +15,7 @@ from aiohttp import web
 
 from proxy.logstore import LogSettings, open_store
 from proxy.metrics import MetricsRecorder, metrics_handler
+from proxy.realtime import SESSIONS
 
 if TYPE_CHECKING:
     from proxy.chain import Layer
@@ -34,6 +35,13 @@ async def observability(
     metrics = MetricsRecorder()
     services.recorders.append(metrics)
     services.extras["metrics"] = metrics
+    if (sessions := app.get(SESSIONS)) is not None:
+        metrics.gauge(
+            "lockgate_realtime_sessions_open",
+            "gauge",
+            "Realtime (WebSocket) sessions open now.",
+            lambda: len(sessions),
+        )
     settings = log_settings(services)
     store = None
     if settings.enabled:

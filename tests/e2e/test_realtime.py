@@ -258,3 +258,25 @@ async def test_azure_realtime_names_the_deployment_in_the_query(gateway, upstrea
         "deployment": "rt-dep",
     }
     assert seen.headers["api-key"] == "az-key" and "Authorization" not in seen.headers
+
+
+async def test_sessions_in_metrics_apart_from_request_latency(gateway, upstream, http):
+    async def scrape() -> str:
+        async with http.get(gateway.url + "/metrics") as r:
+            return await r.text()
+
+    async with http.ws_connect(_ws_url(gateway), headers=openai_headers()) as ws:
+        await ws.receive_json(timeout=5)
+        text = await scrape()
+        open_now = [
+            ln for ln in text.splitlines() if ln.startswith("lockgate_realtime_sessions_open")
+        ]
+        assert open_now and open_now[0].endswith(" 1")
+    for _ in range(50):
+        text = await scrape()
+        if 'lockgate_realtime_sessions_total{provider="openai"' in text:
+            break
+        await asyncio.sleep(0.02)
+    assert 'lockgate_realtime_sessions_total{provider="openai"' in text
+    assert 'lockgate_requests_total{provider="openai",status="101"' in text
+    assert 'lockgate_request_duration_seconds_count{provider="openai"' not in text
