@@ -78,7 +78,7 @@ async def handle_realtime(request: web.Request) -> web.StreamResponse:
             response, outcome = await relay(request, call, reply)
         else:
             response, outcome = await relay_session(
-                request, call, reply, gateway_headers(call, reply)
+                request, call, reply, gateway_headers(call, reply), services.settings
             )
     except GatewayError as e:
         response, outcome = refused(call, e)

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from proxy.chain import Call
     from proxy.config import Target
     from proxy.services import Services
+    from proxy.settings import Settings
 
 SESSIONS: web.AppKey[weakref.WeakSet[web.WebSocketResponse]] = web.AppKey(
     "realtime_sessions", weakref.WeakSet
@@ -96,6 +97,7 @@ async def open_upstream(services: Services, call: Call, target: Target, path: st
                 compress=0,
                 autoclose=False,
                 autoping=True,
+                heartbeat=services.settings.realtime_heartbeat_s or None,
             )
         reply = Reply(status=101, headers=[], socket=socket)
         reply.ttfb_ms = (time.perf_counter() - t0) * 1000
@@ -217,7 +219,11 @@ async def _pump(
 
 
 async def relay_session(
-    request: web.Request, call: Call, reply: Reply, extra_headers: list[tuple[str, str]]
+    request: web.Request,
+    call: Call,
+    reply: Reply,
+    extra_headers: list[tuple[str, str]],
+    settings: Settings,
 ) -> tuple[web.StreamResponse, Outcome]:
     """Accept the client's upgrade and relay frames until either side closes."""
     upstream = reply.socket
@@ -226,10 +232,11 @@ async def relay_session(
     session = _Session(model)
     client = web.WebSocketResponse(
         protocols=(upstream.protocol,) if upstream.protocol else (),
-        max_msg_size=0,
+        max_msg_size=settings.max_body_bytes,  # a bigger frame closes the session with 1009
         autoclose=False,
         autoping=True,
         compress=False,
+        heartbeat=settings.realtime_heartbeat_s or None,
     )
     client.headers.extend(extra_headers)
     sessions = request.app[SESSIONS]

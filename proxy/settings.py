@@ -31,6 +31,9 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     connect_timeout_s: float = 10.0
     stream_idle_timeout_s: float = 300.0
     """Longest silence between two chunks of a stream before it is cut."""
+    realtime_heartbeat_s: float = 30.0
+    """Realtime sessions: both sockets are pinged this often, and closed when a pong does not
+    come back in time (a peer gone without closing). 0 turns the pings off."""
     shutdown_grace_s: float = 30.0
     """On SIGTERM, how long in-flight requests and streams may take to finish."""
     retry_backoff_ms: float = 1000.0

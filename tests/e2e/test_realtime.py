@@ -280,3 +280,26 @@ async def test_sessions_in_metrics_apart_from_request_latency(gateway, upstream,
     assert 'lockgate_realtime_sessions_total{provider="openai"' in text
     assert 'lockgate_requests_total{provider="openai",status="101"' in text
     assert 'lockgate_request_duration_seconds_count{provider="openai"' not in text
+
+
+async def test_a_silent_peer_is_found_by_the_heartbeat(make_gateway, upstream, http):
+    """A client that stops answering pings (gone without a close) ends its session, and the
+    upstream side is closed too."""
+    gateway = await make_gateway(realtime_heartbeat_s=0.2)
+    ws = await http.ws_connect(_ws_url(gateway), headers=openai_headers(), autoping=False)
+    await ws.receive_json(timeout=5)
+    for _ in range(100):  # pings arrive and go unanswered
+        if upstream.fake.closes:
+            break
+        await asyncio.sleep(0.02)
+    assert upstream.fake.closes, "the upstream side stayed open"
+    await ws.close()
+
+
+async def test_a_frame_over_the_body_limit_closes_with_1009(make_gateway, upstream, http):
+    gateway = await make_gateway(max_body_bytes=1024)
+    async with http.ws_connect(_ws_url(gateway), headers=openai_headers()) as ws:
+        await ws.receive_json(timeout=5)
+        await ws.send_str("x" * 2048)
+        msg = await ws.receive(timeout=5)
+        assert msg.type == aiohttp.WSMsgType.CLOSE and ws.close_code == 1009
