@@ -29,7 +29,15 @@ from aiohttp import WSMsgType, web
 
 from proxy.chain import Outcome, Reply
 from proxy.deadlines import bound
-from proxy.upstream import note_attempt, synthetic_reply, upstream_headers, upstream_url
+from proxy.upstream import (
+    attempt_limit,
+    note_attempt,
+    synthetic_reply,
+    timed_out,
+    unreachable,
+    upstream_headers,
+    upstream_url,
+)
 
 if TYPE_CHECKING:
     from proxy.chain import Call
@@ -79,12 +87,7 @@ async def open_upstream(services: Services, call: Call, target: Target, path: st
     }
     offered = call.headers.get("Sec-WebSocket-Protocol", "")
     protocols = tuple(p.strip() for p in offered.split(",") if p.strip())
-    configured = target.request_timeout is not None
-    limit = (
-        target.request_timeout / 1000  # type: ignore[operator]
-        if configured
-        else services.settings.upstream_timeout_s
-    )
+    limit = attempt_limit(services, target)
     t0 = time.perf_counter()
     started_at = time.time()
     try:
@@ -106,18 +109,9 @@ async def open_upstream(services: Services, call: Call, target: Target, path: st
         msg = f"upstream {target.provider} refused the WebSocket upgrade: {e.status}"
         reply = synthetic_reply(status, msg, "upstream_error", target.provider, path)
     except TimeoutError:
-        if configured:
-            msg = f"Request exceeded the timeout sent in the request: {target.request_timeout}ms"
-            reply = synthetic_reply(408, msg, "timeout_error", target.provider, path)
-        else:
-            msg = (
-                f"upstream {target.provider} did not accept the WebSocket within "
-                f"{services.settings.upstream_timeout_s:g}s"
-            )
-            reply = synthetic_reply(504, msg, "upstream_timeout", target.provider, path)
+        reply = timed_out(services, target, path, "accept the WebSocket")
     except (aiohttp.ClientError, OSError) as e:
-        msg = f"upstream {target.provider} unreachable: {type(e).__name__}"
-        reply = synthetic_reply(502, msg, "upstream_unreachable", target.provider, path)
+        reply = unreachable(target, path, e)
     note_attempt(call, reply, target.provider, path, url, t0, started_at)
     return reply
 

@@ -172,6 +172,34 @@ def request_body(target: Target, call: Call) -> bytes:
     return encode({**body, **target.override_params})
 
 
+def attempt_limit(services: Services, target: Target) -> float:
+    """Seconds one attempt may take: the target's ``request_timeout``, else the gateway's
+    default bound."""
+    if target.request_timeout is not None:
+        return target.request_timeout / 1000
+    return services.settings.upstream_timeout_s
+
+
+def timed_out(services: Services, target: Target, path: str, waiting_for: str) -> Reply:
+    """An attempt past `attempt_limit`: 408 for a configured ``request_timeout`` (Portkey's
+    answer), else 504."""
+    provider = target.provider or ""
+    if target.request_timeout is not None:
+        msg = f"Request exceeded the timeout sent in the request: {target.request_timeout}ms"
+        return synthetic_reply(408, msg, "timeout_error", provider, path)
+    msg = (
+        f"upstream {provider} did not {waiting_for} within "
+        f"{services.settings.upstream_timeout_s:g}s"
+    )
+    return synthetic_reply(504, msg, "upstream_timeout", provider, path)
+
+
+def unreachable(target: Target, path: str, e: BaseException) -> Reply:
+    provider = target.provider or ""
+    msg = f"upstream {provider} unreachable: {type(e).__name__}"
+    return synthetic_reply(502, msg, "upstream_unreachable", provider, path)
+
+
 def synthetic_reply(status: int, message: str, kind: str, provider: str, path: str) -> Reply:
     err = GatewayError(status, message, kind=kind)
     return Reply(
@@ -190,8 +218,7 @@ async def attempt(services: Services, call: Call, target: Target, path: str) -> 
     url = upstream_url(services, target, call)
     headers = upstream_headers(services, target, call)
     body = request_body(target, call)
-    configured = target.request_timeout is not None
-    limit = target.request_timeout / 1000 if configured else services.settings.upstream_timeout_s  # type: ignore[operator]
+    limit = attempt_limit(services, target)
     t0 = time.perf_counter()
     started_at = time.time()
     resp: aiohttp.ClientResponse | None = None
@@ -225,20 +252,11 @@ async def attempt(services: Services, call: Call, target: Target, path: str) -> 
     except TimeoutError:
         if resp is not None:
             resp.close()
-        if configured:
-            msg = f"Request exceeded the timeout sent in the request: {target.request_timeout}ms"
-            reply = synthetic_reply(408, msg, "timeout_error", target.provider, path)
-        else:
-            msg = (
-                f"upstream {target.provider} did not answer within "
-                f"{services.settings.upstream_timeout_s:g}s"
-            )
-            reply = synthetic_reply(504, msg, "upstream_timeout", target.provider, path)
+        reply = timed_out(services, target, path, "answer")
     except (aiohttp.ClientError, OSError) as e:
         if resp is not None:
             resp.close()
-        msg = f"upstream {target.provider} unreachable: {type(e).__name__}"
-        reply = synthetic_reply(502, msg, "upstream_unreachable", target.provider, path)
+        reply = unreachable(target, path, e)
     note_attempt(call, reply, target.provider, path, url, t0, started_at)
     return reply
 

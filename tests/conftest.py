@@ -99,3 +99,17 @@ def openai_headers(
     provider: str = "openai", key: str = "sk-test-123", **extra: str
 ) -> dict[str, str]:
     return {"x-portkey-provider": provider, "Authorization": f"Bearer {key}", **extra}
+
+
+async def log_rows(http: aiohttp.ClientSession, gw: Served, **params: Any) -> list[Any]:
+    """``GET /v1/logs`` with ``params``: the rows."""
+    async with http.get(gw.url + "/v1/logs", params=params) as r:
+        assert r.status == 200
+        return (await r.json())["data"]
+
+
+async def flush_logs(gw: Served) -> None:
+    """Wait until every row queued so far is in the log file."""
+    from proxy.handler import SERVICES
+
+    await gw.app[SERVICES].extras["logs"].flush()

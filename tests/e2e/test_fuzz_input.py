@@ -17,6 +17,7 @@ from typing import Any
 import aiohttp
 
 from proxy.handler import SERVICES
+from tests.conftest import flush_logs
 
 SEED = 20261202
 REQUESTS = 300
@@ -141,8 +142,7 @@ async def test_random_input_never_breaks_the_gateway(make_gateway, upstream, htt
         headers={"x-portkey-provider": "openai", "Authorization": "Bearer k"},
     ) as r:
         assert r.status == 200  # the worker still serves
-    logs = gateway.app[SERVICES].extras["logs"]
-    await logs.flush()
+    await flush_logs(gateway)
     async with http.get(gateway.url + "/v1/analytics") as r:
         summary = await r.json()
     assert summary["totals"]["requests"] == REQUESTS + 1, summary["totals"]
@@ -249,7 +249,7 @@ async def test_random_faults_and_strategies_keep_their_promises(make_gateway, up
             assert not cut, where
             assert json.loads(raw), where
     upstream.fake.script.clear()
-    await gateway.app[SERVICES].extras["logs"].flush()
+    await flush_logs(gateway)
     async with http.get(gateway.url + "/v1/analytics") as r:
         assert (await r.json())["totals"]["requests"] == rounds
 

@@ -10,23 +10,11 @@ import sqlite3
 import aiohttp
 from portkey_ai import Portkey
 
-from tests.conftest import openai_headers
+from tests.conftest import flush_logs, log_rows, openai_headers
 from tests.e2e.test_server import start, stop
 
 CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
 SECRET = "sk-planted-secret-7f3a9"
-
-
-async def _logs(http, gw, **params):
-    async with http.get(gw.url + "/v1/logs", params=params) as r:
-        assert r.status == 200
-        return (await r.json())["data"]
-
-
-async def flush(gw) -> None:
-    from proxy.handler import SERVICES
-
-    await gw.app[SERVICES].extras["logs"].flush()
 
 
 async def test_concurrent_requests_give_exactly_n_rows(gateway, upstream, http):
@@ -44,8 +32,8 @@ async def test_concurrent_requests_give_exactly_n_rows(gateway, upstream, http):
 
     statuses = await asyncio.gather(*(one(i) for i in range(n)))
     assert statuses == [200] * n
-    await flush(gateway)
-    rows = await _logs(http, gateway, limit=200)
+    await flush_logs(gateway)
+    rows = await log_rows(http, gateway, limit=200)
     assert len(rows) == n
     assert {r["trace_id"] for r in rows} == {f"t-{i}" for i in range(n)}
     streamed = [r for r in rows if r["streamed"]]
@@ -81,8 +69,8 @@ async def test_failures_are_logged_and_keys_never_stored(gateway, upstream, http
                 await r.read()
             except aiohttp.ClientPayloadError:
                 pass
-    await flush(gateway)
-    rows = await _logs(http, gateway)
+    await flush_logs(gateway)
+    rows = await log_rows(http, gateway)
     by_status = sorted((r["status"], r["complete"], bool(r["error"])) for r in rows)
     assert by_status == [
         (200, False, True),
@@ -90,7 +78,7 @@ async def test_failures_are_logged_and_keys_never_stored(gateway, upstream, http
         (400, False, True),
         (503, True, False),
     ]
-    alice = await _logs(http, gateway, **{"metadata._user": "alice"})
+    alice = await log_rows(http, gateway, **{"metadata._user": "alice"})
     assert len(alice) == 1 and alice[0]["metadata"]["team"] == "ml"
     for f in (tmp_path / "data").iterdir():
         assert SECRET.encode() not in f.read_bytes(), f
@@ -110,8 +98,8 @@ async def test_feedback_from_portkey_sdk_joins_the_trace(gateway, upstream, http
 
     res = await asyncio.to_thread(send)
     assert res.status == "success" and len(res.feedback_ids) == 1
-    await flush(gateway)
-    row = (await _logs(http, gateway, trace_id="trace-fb"))[0]
+    await flush_logs(gateway)
+    row = (await log_rows(http, gateway, trace_id="trace-fb"))[0]
     async with http.get(f"{gateway.url}/v1/logs/{row['id']}") as r:
         entry = await r.json()
     assert entry["feedback"][0]["value"] == 7
@@ -179,9 +167,9 @@ async def test_a_trace_id_the_gateway_made_finds_its_rows(gateway, upstream, htt
         headers=openai_headers(**{"x-portkey-trace-id": made[0]}),
     ) as r:
         assert r.headers["x-portkey-trace-id"] == made[0]
-    await flush(gateway)
-    assert len(await _logs(http, gateway, trace_id=made[0])) == 2
-    rows = await _logs(http, gateway, trace_id=made[1], **{"metadata._user": "dora"})
+    await flush_logs(gateway)
+    assert len(await log_rows(http, gateway, trace_id=made[0])) == 2
+    rows = await log_rows(http, gateway, trace_id=made[1], **{"metadata._user": "dora"})
     assert [r["meta_user"] for r in rows] == ["dora"]
     conn = sqlite3.connect(gateway.app[SERVICES].extras["logs"].path)
     tokens = conn.execute(

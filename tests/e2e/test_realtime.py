@@ -11,7 +11,7 @@ import aiohttp
 import openai
 import pytest
 
-from tests.conftest import openai_headers
+from tests.conftest import flush_logs, log_rows, openai_headers
 from tests.fakes.upstream import REALTIME_USAGE
 
 
@@ -20,16 +20,19 @@ def _ws_url(gateway, query: str = "?model=gpt-realtime") -> str:
 
 
 async def _log_rows(gateway, http, **filters):
-    await _flush(gateway)
-    async with http.get(gateway.url + "/v1/logs", params=filters) as r:
-        assert r.status == 200
-        return (await r.json())["data"]
+    await flush_logs(gateway)
+    return await log_rows(http, gateway, **filters)
 
 
-async def _flush(gateway) -> None:
-    from proxy.handler import SERVICES
-
-    await gateway.app[SERVICES].extras["logs"].flush()
+async def _session_rows(gateway, http, **filters):
+    """The rows once there are some: a session's row is recorded after both sides closed."""
+    rows = []
+    for _ in range(50):
+        rows = await _log_rows(gateway, http, **filters)
+        if rows:
+            break
+        await asyncio.sleep(0.05)
+    return rows
 
 
 async def test_openai_sdk_realtime_session(gateway, upstream, http):
@@ -55,12 +58,7 @@ async def test_openai_sdk_realtime_session(gateway, upstream, http):
     assert up.headers["Authorization"] == "Bearer sk-realtime-key"
     assert not [h for h in up.headers if h.lower().startswith("x-portkey-")]
 
-    for _ in range(50):  # the session's row is recorded once both sides have closed
-        rows = await _log_rows(gateway, http, provider="openai")
-        if rows:
-            break
-        await asyncio.sleep(0.05)
-    row = rows[0]
+    row = (await _session_rows(gateway, http, provider="openai"))[0]
     assert row["status"] == 101 and row["path"] == "/realtime"
     assert row["model"] == "gpt-realtime"
     assert row["streamed"] is True and row["complete"] is True
@@ -100,12 +98,7 @@ async def test_upstream_close_code_reaches_client(gateway, upstream, http):
         msg = await ws.receive(timeout=5)
         assert msg.type == aiohttp.WSMsgType.CLOSE
         assert ws.close_code == 4001
-    rows = []
-    for _ in range(50):
-        rows = await _log_rows(gateway, http, status=101)
-        if rows:
-            break
-        await asyncio.sleep(0.05)
+    rows = await _session_rows(gateway, http, status=101)
     assert rows[0]["complete"] is False
     assert "closed by the upstream with code 4001" in rows[0]["error"]
 
@@ -188,12 +181,7 @@ async def test_client_leaving_closes_the_upstream(gateway, upstream, http):
             break
         await asyncio.sleep(0.02)
     assert upstream.fake.closes and upstream.fake.closes[0] is not None
-    rows = []
-    for _ in range(50):
-        rows = await _log_rows(gateway, http, status=101)
-        if rows:
-            break
-        await asyncio.sleep(0.05)
+    rows = await _session_rows(gateway, http, status=101)
     assert rows[0]["complete"] is False
 
 

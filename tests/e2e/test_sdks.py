@@ -7,6 +7,8 @@ import asyncio
 import openai
 from portkey_ai import Portkey, createHeaders
 
+from tests.conftest import flush_logs, log_rows
+
 MSGS = [{"role": "user", "content": "Say hello"}]
 
 
@@ -177,11 +179,8 @@ async def test_openai_sdk_uploads_binary_answers_get_and_delete(gateway, upstrea
     assert deleted.deleted is True and upstream.fake.seen[3].method == "DELETE"
     assert models.data[0].id == "fake-model"
 
-    from proxy.handler import SERVICES
-
-    await gateway.app[SERVICES].extras["logs"].flush()
-    async with http.get(gateway.url + "/v1/logs", params={"limit": "10"}) as r:
-        rows = (await r.json())["data"]
+    await flush_logs(gateway)
+    rows = await log_rows(http, gateway, limit="10")
     by_path = {row["path"]: row for row in rows}
     assert by_path["/audio/transcriptions"]["model"] == "whisper-1"
     assert by_path["/audio/speech"]["streamed"] is True

@@ -170,10 +170,7 @@ async def _handle(request: web.Request) -> web.StreamResponse:
     stream = isinstance(body, dict) and bool(body.get("stream"))
 
     if what == "reset":
-        assert request.transport is not None
-        request.transport.abort()
-        await asyncio.sleep(0.05)
-        return web.Response()
+        return await _reset(request)
     if what.startswith("slow:"):
         await asyncio.sleep(int(what[5:]) / 1000)
         what = "ok"
@@ -343,6 +340,14 @@ async def _stream(
     return resp
 
 
+async def _reset(request: web.Request) -> web.Response:
+    """Drop the connection without an answer."""
+    assert request.transport is not None
+    request.transport.abort()
+    await asyncio.sleep(0.05)
+    return web.Response()
+
+
 REALTIME_USAGE = {"input_tokens": 7, "output_tokens": 3, "total_tokens": 10}
 
 
@@ -356,10 +361,7 @@ async def _realtime(request: web.Request, fake: FakeUpstream) -> web.StreamRespo
     )
     what = fake.behaviour({"model": request.query.get("model", "")})
     if what == "reset":
-        assert request.transport is not None
-        request.transport.abort()
-        await asyncio.sleep(0.05)
-        return web.Response()
+        return await _reset(request)
     if what.startswith("slow:"):
         await asyncio.sleep(int(what[5:]) / 1000)
     elif what.isdigit():
