@@ -57,15 +57,18 @@ def split_path(raw_path: str) -> str:
 
 
 def new_call(request: web.Request, started: float) -> Call:
-    """The parts of a Call that cannot fail, so even a rejected request gets a log row."""
-    path = split_path(request.path)
+    """The parts of a Call that cannot fail, so even a rejected request gets a log row. Path
+    and query stay as the client encoded them (``raw_path``), so they reach the provider byte
+    for byte: decoded and encoded again, ``%20`` would become ``+`` and ``%2F`` a slash."""
+    raw_path, _, query = request.raw_path.partition("?")
+    path = split_path(raw_path)
     now_ns = time.time_ns()
     sent = request.headers.get("x-portkey-trace-id")
     return Call(
         request=request,
         method=request.method,
         path=path,
-        query=request.query_string,
+        query=query,
         endpoint=_ENDPOINTS.get(path, "proxy"),
         body=b"",
         headers=request.headers,

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 import msgspec
 from aiohttp import WSMsgType, web
+from yarl import URL
 
 from proxy.chain import Outcome, Reply
 from proxy.deadlines import bound
@@ -93,7 +94,7 @@ async def open_upstream(services: Services, call: Call, target: Target, path: st
     try:
         with bound(limit):
             socket = await services.session.ws_connect(
-                _ws_url(url),
+                URL(_ws_url(url), encoded=True),
                 headers=headers,
                 protocols=protocols,
                 max_msg_size=0,

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import aiohttp
 import msgspec
+from yarl import URL
 
 from proxy.chain import Reply
 from proxy.deadlines import bound
@@ -226,7 +227,11 @@ async def attempt(services: Services, call: Call, target: Target, path: str) -> 
     try:
         with bound(limit):
             resp = await services.session.request(
-                call.method, url, data=body or None, headers=headers, allow_redirects=False
+                call.method,
+                URL(url, encoded=True),  # already encoded (the client's own path and query)
+                data=body or None,
+                headers=headers,
+                allow_redirects=False,
             )
             ttfb = (time.perf_counter() - t0) * 1000
             out_headers = relayed_headers(resp.headers)

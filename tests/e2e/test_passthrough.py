@@ -6,6 +6,7 @@ import asyncio
 import json
 
 import requests
+from yarl import URL
 
 from tests.conftest import openai_headers
 
@@ -200,3 +201,16 @@ async def test_upstream_error_passes_through_unchanged(gateway, upstream, http):
         assert r.status == 400
         assert (await r.json())["error"]["message"] == "fake upstream error 400"
         assert "x-portkey-gateway-exception" not in r.headers
+
+
+async def test_path_and_query_reach_the_provider_as_the_client_encoded_them(
+    make_gateway, upstream, http
+):
+    """Decoded and encoded again, ``%20`` would arrive as ``+`` and ``%2F`` as a slash: the
+    gateway forwards the client's own bytes."""
+    gw = await make_gateway()
+    tail = "/files/a%2Fb%20c?x=%20y&z=%2B1&q=a%26b&p=%2Fa&s=%E2%98%83&plus=b+c"
+    url = URL(gw.url + "/v1" + tail, encoded=True)
+    async with http.get(url, headers=openai_headers()) as r:
+        assert r.status == 200
+    assert upstream.fake.seen[-1].raw_path == "/v1" + tail

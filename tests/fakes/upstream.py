@@ -41,6 +41,8 @@ class Seen:
     query: str
     headers: dict[str, str]
     body: bytes
+    raw_path: str = ""
+    """Path and query as they came on the request line (still percent-encoded)."""
 
     def json(self) -> Any:
         return json.loads(self.body) if self.body else None
@@ -159,7 +161,14 @@ async def _handle(request: web.Request) -> web.StreamResponse:
         return await _realtime(request, fake)
     raw = await request.read()
     fake.seen.append(
-        Seen(request.method, request.path, request.query_string, dict(request.headers), raw)
+        Seen(
+            request.method,
+            request.path,
+            request.query_string,
+            dict(request.headers),
+            raw,
+            request.raw_path,
+        )
     )
     try:
         body = json.loads(raw) if raw else {}
@@ -357,7 +366,14 @@ async def _realtime(request: web.Request, fake: FakeUpstream) -> web.StreamRespo
     ``code``; other text comes back as an ``echo`` event, binary frames as they were. The
     script's faults apply to the handshake (a status, ``reset``, ``slow:<ms>``)."""
     fake.seen.append(
-        Seen(request.method, request.path, request.query_string, dict(request.headers), b"")
+        Seen(
+            request.method,
+            request.path,
+            request.query_string,
+            dict(request.headers),
+            b"",
+            request.raw_path,
+        )
     )
     what = fake.behaviour({"model": request.query.get("model", "")})
     if what == "reset":
