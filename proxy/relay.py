@@ -62,6 +62,9 @@ async def _relay_stream(
         present = {k.lower() for k, _ in headers}
         headers = headers + [(k, v) for k, v in _SSE_EXTRA if k.lower() not in present]
     response = web.StreamResponse(status=reply.status, headers=headers)
+    if reply.upstream is not None and reply.upstream.content_length is not None:
+        # A large download: the client keeps the length (and sees a cut as a short body).
+        response.content_length = reply.upstream.content_length
     tail = b""
     sent = 0
     error: str | None = None

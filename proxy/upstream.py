@@ -173,6 +173,11 @@ def request_body(target: Target, call: Call) -> bytes:
     return encode({**body, **target.override_params})
 
 
+RELAY_WHOLE_BELOW = 1 << 20
+"""A 2xx body up to this many bytes (by its Content-Length) is read whole, then sent; a larger
+one (a file download) is relayed chunk by chunk like a stream, so the gateway never holds it."""
+
+
 def attempt_limit(services: Services, target: Target) -> float:
     """Seconds one attempt may take: the target's ``request_timeout``, else the gateway's
     default bound."""
@@ -214,7 +219,8 @@ def synthetic_reply(status: int, message: str, kind: str, provider: str, path: s
 
 
 async def attempt(services: Services, call: Call, target: Target, path: str) -> Reply:
-    """Call ``target`` once; the reply's body is read unless it is a 2xx stream."""
+    """Call ``target`` once; the reply's body is read unless it is a 2xx stream (SSE, chunked,
+    or longer than `RELAY_WHOLE_BELOW`)."""
     assert services.session is not None and target.provider is not None
     url = upstream_url(services, target, call)
     headers = upstream_headers(services, target, call)
@@ -236,10 +242,14 @@ async def attempt(services: Services, call: Call, target: Target, path: str) -> 
             ttfb = (time.perf_counter() - t0) * 1000
             out_headers = relayed_headers(resp.headers)
             ctype = resp.headers.get("Content-Type", "")
+            length = resp.content_length
             streaming = 200 <= resp.status < 300 and (
                 ctype.startswith("text/event-stream")
-                or resp.content_length is None
-                and resp.headers.get("Transfer-Encoding", "").lower() == "chunked"
+                or (
+                    resp.headers.get("Transfer-Encoding", "").lower() == "chunked"
+                    if length is None
+                    else length > RELAY_WHOLE_BELOW
+                )
             )
             if streaming:
                 first = await resp.content.readany()

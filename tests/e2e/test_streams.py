@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 
 import aiohttp
+import pytest
 from aiohttp_sse_client import client as sse_client
 
-from tests.conftest import openai_headers
+from tests.conftest import flush_logs, log_rows, openai_headers
+from tests.fakes.upstream import BIG_FILE
 
 STREAM = {"model": "m", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
 
@@ -103,3 +106,30 @@ async def test_completions_and_anthropic_streams(gateway, upstream, http):
     ) as r:
         body = await r.read()
     assert b"event: message_stop" in body
+
+
+async def test_a_large_download_is_relayed_as_it_comes_not_held(gateway, upstream, http):
+    """A 3 MiB body with a Content-Length (a file's content) reaches the client before the
+    upstream has sent it all, and whole."""
+    upstream.fake.script.append("bigfile:1000")
+    t0 = time.perf_counter()
+    async with http.get(gateway.url + "/v1/files/file-1/content", headers=openai_headers()) as r:
+        assert r.status == 200 and r.content_length == len(BIG_FILE)
+        first = await r.content.read(1 << 16)
+        first_at = time.perf_counter() - t0
+        body = first + await r.read()
+    assert first_at < 0.8  # the first bytes came before the upstream's 1 s pause ended
+    assert body == BIG_FILE
+
+
+async def test_a_cut_download_is_short_for_the_client_and_logged_incomplete(
+    gateway, upstream, http
+):
+    upstream.fake.script.append("bigcut")
+    async with http.get(gateway.url + "/v1/files/file-1/content", headers=openai_headers()) as r:
+        assert r.status == 200
+        with pytest.raises(aiohttp.ClientPayloadError):
+            await r.read()
+    await flush_logs(gateway)
+    row = (await log_rows(http, gateway))[0]
+    assert row["complete"] is False and "upstream stream failed" in row["error"]

@@ -12,6 +12,8 @@ order) or from the model name of the request (``"model": "fault:429"``). Behavio
 - ``cut``: a stream that sends two chunks then closes the connection mid-way.
 - ``reset``: close the connection without answering.
 - ``echo``: answer with the headers and body it received (to check what was forwarded).
+- ``bigfile:<ms>``: `BIG_FILE` (3 MiB, with Content-Length): one MiB, a pause of <ms>, the rest;
+  ``bigcut``: the first MiB, then the connection closed.
 
 A WebSocket upgrade (any path) gets a Realtime-API-shaped session (see ``_realtime``); the
 script's status, ``reset`` and ``slow:<ms>`` faults apply to its handshake.
@@ -183,6 +185,10 @@ async def _handle(request: web.Request) -> web.StreamResponse:
     if what.startswith("slow:"):
         await asyncio.sleep(int(what[5:]) / 1000)
         what = "ok"
+    if what.startswith("bigfile:"):
+        return await _big_file(request, int(what[8:]) / 1000)
+    if what == "bigcut":
+        return await _big_file(request, 0.0, cut=True)
     if what.isdigit() or what == "429":
         status = int(what)
         headers = {"Retry-After": fake.retry_after} if status == 429 else {}
@@ -345,6 +351,28 @@ async def _stream(
         return resp
     for ev in events:
         await resp.write(ev)
+    await resp.write_eof()
+    return resp
+
+
+BIG_FILE = bytes(range(256)) * (3 * 4096)
+"""3 MiB: a body past the gateway's read-whole limit."""
+
+
+async def _big_file(request: web.Request, pause: float, cut: bool = False) -> web.StreamResponse:
+    """`BIG_FILE` with its Content-Length: the first MiB, a pause, then the rest (or, when
+    ``cut``, the connection closed instead)."""
+    resp = web.StreamResponse(headers={"Content-Type": "application/octet-stream"})
+    resp.content_length = len(BIG_FILE)
+    await resp.prepare(request)
+    await resp.write(BIG_FILE[: 1 << 20])
+    if cut:
+        await asyncio.sleep(0.02)
+        assert request.transport is not None
+        request.transport.close()
+        return resp
+    await asyncio.sleep(pause)
+    await resp.write(BIG_FILE[1 << 20 :])
     await resp.write_eof()
     return resp
 
