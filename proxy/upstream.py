@@ -136,25 +136,34 @@ def upstream_url(services: Services, target: Target, call: Call) -> str:
 
 
 def upstream_headers(services: Services, target: Target, call: Call) -> dict[str, str]:
+    """The headers sent upstream: the client's that may go (a name sent twice in one spelling
+    goes once with its values joined by ", ", as HTTP allows for list-valued fields), the
+    provider's defaults where the client sent no such name in any spelling, and the provider
+    key the provider's way."""
     spec = services.providers[target.provider]  # type: ignore[index]
     fwd = target.forward_headers
     out: dict[str, str] = {}
     verdicts = _request_verdicts
     for name, value in call.headers.items():
         ok = verdicts.get(name)
-        if ok or (ok is None and _forwarded(name)):
-            out[name] = value
-            continue
-        if fwd:
+        if not (ok or (ok is None and _forwarded(name))):
+            if not fwd:
+                continue
             low = name.lower()
-            if (
+            if not (
                 low in fwd
                 and not low.startswith("x-portkey-")
                 and low not in ("host", "content-length", "transfer-encoding", "connection")
             ):
-                out[name] = value
+                continue
+        if name in out:
+            out[name] = f"{out[name]}, {value}"
+        else:
+            out[name] = value
+    sent = call.headers
     for name, value in spec.default_headers:
-        out.setdefault(name, value)
+        if name not in sent:  # case-insensitive: the client's own spelling wins
+            out[name] = value
     key = target.api_key
     if key and spec.auth != "none":
         header = _AUTH_HEADER[spec.auth]

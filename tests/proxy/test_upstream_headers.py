@@ -75,3 +75,23 @@ def test_response_headers_relayed_by_name_in_any_case():
         kept = upstream.relayed_headers(answer)
         assert kept == [("x-request-id", "r-1"), ("Content-Type", "application/json")]
     assert upstream._response_verdicts["SERVER"] is False
+
+
+def test_a_repeated_name_keeps_every_value_and_defaults_yield_to_the_client():
+    call = make_call()
+    call.headers = CIMultiDictProxy(
+        CIMultiDict(
+            [
+                ("anthropic-beta", "tools-1"),
+                ("anthropic-beta", "cache-2"),
+                ("Anthropic-Version", "2024-01-01"),
+            ]
+        )
+    )
+    t = Target(provider="anthropic", api_key="sk-ant")
+    out = upstream.upstream_headers(SERVICES, t, call)
+    assert out["anthropic-beta"] == "tools-1, cache-2"
+    assert [k for k in out if k.lower() == "anthropic-version"] == ["Anthropic-Version"]
+    assert out["Anthropic-Version"] == "2024-01-01" and out["x-api-key"] == "sk-ant"
+    call.headers = CIMultiDictProxy(CIMultiDict())
+    assert upstream.upstream_headers(SERVICES, t, call)["anthropic-version"] == "2023-06-01"
