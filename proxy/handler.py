@@ -12,6 +12,7 @@ import time
 
 import msgspec
 from aiohttp import web
+from aiohttp.web_protocol import RequestPayloadError
 
 from proxy.chain import Call, Outcome, Reply
 from proxy.errors import GatewayError
@@ -42,21 +43,31 @@ async def handle(request: web.Request) -> web.StreamResponse:
         try:
             call.body = await request.read()
         except web.HTTPRequestEntityTooLarge:
-            raise GatewayError(
+            raise _BodyUnread(
                 413,
                 "request body is larger than the gateway's limit of "
                 f"{services.settings.max_body_bytes} bytes",
             ) from None
+        except RequestPayloadError as e:  # e.g. a Content-Encoding the body does not match
+            raise _BodyUnread(400, f"request body could not be read: {_reason(e)}") from None
         await fill_call(call, services)
         assert services.chain is not None
         reply = await services.chain(call)
         response, outcome = await relay(request, call, reply)
     except GatewayError as e:
         response, outcome = refused(call, e)
+        if isinstance(e, _BodyUnread):
+            # The rest of the body is still on the connection: say it closes, so the
+            # client does not send its next request down a connection about to go.
+            response.force_close()
     except Exception:
         response, outcome = crashed(request, call)
     await record(services, call, reply, outcome)
     return response
+
+
+class _BodyUnread(GatewayError):
+    """The request body could not be read to its end."""
 
 
 async def handle_realtime(request: web.Request) -> web.StreamResponse:
@@ -115,6 +126,13 @@ async def record(services: Services, call: Call, reply: Reply | None, outcome: O
                 await waiting
         except Exception:
             log.exception("recorder %r failed", recorder)
+
+
+def _reason(e: BaseException) -> str:
+    """The first line of what aiohttp said, e.g. ``Can not decode content-encoding: gzip``."""
+    cause = e.__cause__ or e
+    text = getattr(cause, "message", None) or str(cause) or type(cause).__name__
+    return str(text).strip().splitlines()[0]
 
 
 def _failed(call: Call, status: int, message: str, response: web.Response) -> Outcome:

@@ -57,6 +57,7 @@ _DROP_REQUEST = frozenset(
         "upgrade",
         "host",
         "content-length",
+        "content-encoding",  # see `_body_encoding`
         "expect",
         "accept-encoding",
         "authorization",
@@ -88,6 +89,16 @@ name again. Names past this many are judged each time (a client inventing names 
 the memo)."""
 _request_verdicts: dict[str, bool] = {}
 _response_verdicts: dict[str, bool] = {}
+
+
+_DECODED_ENCODINGS = frozenset({"gzip", "deflate", "br", "zstd"})
+
+
+def _decoded(encoding: str) -> bool:
+    """Whether aiohttp's server decoded a request body sent with this Content-Encoding (it
+    decodes exactly one of these). Then the decoded bytes go upstream without the header;
+    any other encoding, it left alone, and the header goes with the body as it came."""
+    return encoding.strip().lower() in _DECODED_ENCODINGS
 
 
 def _forwarded(name: str) -> bool:
@@ -161,6 +172,8 @@ def upstream_headers(services: Services, target: Target, call: Call) -> dict[str
         else:
             out[name] = value
     sent = call.headers
+    if (enc := sent.get("Content-Encoding")) is not None and not _decoded(enc):
+        out["Content-Encoding"] = enc
     for name, value in spec.default_headers:
         if name not in sent:  # case-insensitive: the client's own spelling wins
             out[name] = value

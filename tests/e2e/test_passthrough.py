@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 
 import requests
@@ -214,3 +215,26 @@ async def test_path_and_query_reach_the_provider_as_the_client_encoded_them(
     async with http.get(url, headers=openai_headers()) as r:
         assert r.status == 200
     assert upstream.fake.seen[-1].raw_path == "/v1" + tail
+
+
+async def test_compressed_request_bodies(gateway, upstream, http):
+    """A gzip body is decoded by the gateway's server, so the provider gets the decoded bytes
+    without the header; one that does not decode is a 400 saying so; an encoding the server
+    does not decode goes on as it came, header and all."""
+    body = json.dumps(CHAT).encode()
+    url = gateway.url + "/v1/chat/completions"
+    headers = {**openai_headers(), "Content-Type": "application/json"}
+    async with http.post(
+        url, data=gzip.compress(body), headers={**headers, "Content-Encoding": "gzip"}
+    ) as r:
+        assert r.status == 200
+    assert upstream.fake.seen[-1].body == body
+    assert "Content-Encoding" not in upstream.fake.seen[-1].headers
+    async with http.post(
+        url, data=b"not gzip", headers={**headers, "Content-Encoding": "gzip"}
+    ) as r:
+        assert r.status == 400
+        assert "could not be read" in (await r.json())["message"]
+    async with http.post(url, data=body, headers={**headers, "Content-Encoding": "x-custom"}) as r:
+        assert r.status == 200
+    assert upstream.fake.seen[-1].headers["Content-Encoding"] == "x-custom"
