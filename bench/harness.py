@@ -38,6 +38,16 @@ class Target:
     """Why this row cannot be measured (e.g. the gateway did not start)."""
 
 
+@dataclass(frozen=True)
+class GatewaySpec:
+    """A gateway to start: its name in reports, its settings (TOML text), and the command
+    (None: the run's gateway command)."""
+
+    name: str
+    settings: str
+    command: list[str] | None = None
+
+
 class Bench:
     """One run: owns the child processes and measures rows."""
 
@@ -186,13 +196,52 @@ class Bench:
                 return result, procs.cpu_seconds(side.pid) - cpu0
 
             interleaved = ab.run(sides[0], sides[1], self.opts.ab_rounds, drive)
-            interleaved["together"] = self.together(on, sides, headers, 2 * self.opts.ab_rounds)
-            return interleaved
         except (procs.ProcError, RuntimeError) as e:
             return {"error": str(e)}
         finally:
             for proc in started:
                 self.procs.stop(proc)
+        pair = [
+            GatewaySpec("log on", on.settings_text(self.upstream_url)),
+            GatewaySpec("log off", off.settings_text(self.upstream_url)),
+        ]
+        interleaved["together"] = self.together_both_orders(
+            on, pair, headers, 2 * self.opts.ab_rounds
+        )
+        return interleaved
+
+    def together_both_orders(
+        self, scenario: Scenario, pair: list[GatewaySpec], headers: dict[str, str], rounds: int
+    ) -> dict[str, Any]:
+        """`together` of two gateways started for it: half the rounds with the first started
+        first, half the other way round, merged so the start order's bias cancels
+        (`bench.ab.merged`). Both are stopped after each half."""
+        parts = []
+        for half, first in enumerate((0, 1)):
+            n = (rounds + 1 - half) // 2
+            if n == 0:
+                continue
+            running: dict[int, tuple[ab.Side, subprocess.Popen[bytes]]] = {}
+            try:
+                for i in (first, 1 - first):
+                    spec = pair[i]
+                    self._gateways_started += 1
+                    label = f"gateway-{self._gateways_started}"
+                    proc, port = self.start_gateway(
+                        label, self.workdir / label, spec.settings, spec.command
+                    )
+                    side = ab.Side(spec.name, port, proc.pid)
+                    running[i] = (side, proc)
+                    if problem := self.warm_up(scenario, side, headers):
+                        return {"error": f"{spec.name}: {problem}"}
+                sides = [running[0][0], running[1][0]]
+                parts.append(self.together(scenario, sides, headers, n))
+            except (procs.ProcError, RuntimeError) as e:
+                return {"error": str(e)}
+            finally:
+                for _, proc in running.values():
+                    self.procs.stop(proc)
+        return ab.merged(parts)
 
     def warm_up(self, scenario: Scenario, side: ab.Side, headers: dict[str, str]) -> str | None:
         """A checked probe request, then 1 s of load at 8 connections; why the side cannot be

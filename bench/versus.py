@@ -26,7 +26,7 @@ import tempfile
 from pathlib import Path
 
 from bench import ab, machine, procs, scenarios
-from bench.harness import Bench
+from bench.harness import Bench, GatewaySpec
 from bench.options import Options
 from bench.procs import Procs
 
@@ -65,39 +65,36 @@ def main(argv: list[str] | None = None) -> int:
             bench = Bench(opts, children, workdir)
             bench.start_upstream()
             headers = scenario.gateway_headers(bench.upstream_url)
-            sides = []
+            pair = []
             for key in ("a", "b"):
-                name = getattr(args, f"{key}_name")
                 settings: Path | None = getattr(args, f"{key}_settings")
                 command: str | None = getattr(args, f"{key}_gateway")
                 text = (
                     settings.read_text() if settings else scenario.settings_text(bench.upstream_url)
                 )
-                proc, port = bench.start_gateway(
-                    f"gateway-{key}",
-                    workdir / f"gateway-{key}",
-                    text,
-                    shlex.split(command) if command else None,
+                pair.append(
+                    GatewaySpec(
+                        getattr(args, f"{key}_name"),
+                        text,
+                        shlex.split(command) if command else None,
+                    )
                 )
-                side = ab.Side(name, port, proc.pid)
-                if problem := bench.warm_up(scenario, side, headers):
-                    print(f"{name}: {problem}", file=sys.stderr)
-                    return 1
-                sides.append(side)
-            result = bench.together(scenario, sides, headers, args.rounds)
+            result = bench.together_both_orders(scenario, pair, headers, args.rounds)
     except procs.ProcError as e:
-        print(f"a gateway did not start: {e}", file=sys.stderr)
-        return 1
-    except RuntimeError as e:  # wrk failed
-        print(str(e), file=sys.stderr)
+        print(f"the fake upstream did not start: {e}", file=sys.stderr)
         return 1
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    for i, ratio in enumerate(result.get("ratios", [])):
-        a, b = result["rps"][sides[0].name][i], result["rps"][sides[1].name][i]
+    if "error" in result:
+        print(f"not measured: {result['error']}", file=sys.stderr)
+        return 1
+    for i in range(result.get("rounds", 0)):
+        a, b = result["rps"][result["a"]][i], result["rps"][result["b"]][i]
+        ratio = a / b if b else 0.0
         print(f"round {i + 1}: {a:,.0f} vs {b:,.0f} req/s, ratio {ratio:.3f}")
     print(ab.together_line(result, args.seconds, title=f"{args.scenario}: A/B"))
-    return 0 if "error" not in result else 1
+    print(f"(rounds 1-{(args.rounds + 1) // 2}: A's gateway started first; the rest: B's)")
+    return 0
 
 
 if __name__ == "__main__":

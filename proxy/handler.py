@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable
 
 import msgspec
 from aiohttp import web
 from aiohttp.web_protocol import RequestPayloadError
 
-from proxy.chain import Call, Outcome, Reply
+from proxy.chain import Call, Outcome, Recorder, Reply
 from proxy.errors import GatewayError
 from proxy.headers import fill_call, new_call
 from proxy.realtime import is_upgrade, relay_session
@@ -62,7 +63,8 @@ async def handle(request: web.Request) -> web.StreamResponse:
             response.force_close()
     except Exception:
         response, outcome = crashed(request, call)
-    await record(services, call, reply, outcome)
+    if (waiting := record(services, call, reply, outcome)) is not None:
+        await waiting
     return response
 
 
@@ -98,7 +100,8 @@ async def handle_realtime(request: web.Request) -> web.StreamResponse:
     finally:
         if reply is not None and reply.socket is not None and not reply.socket.closed:
             await reply.socket.close(code=1011)
-    await record(services, call, reply, outcome)
+    if (waiting := record(services, call, reply, outcome)) is not None:
+        await waiting
     return response
 
 
@@ -117,13 +120,40 @@ def crashed(request: web.Request, call: Call) -> tuple[web.Response, Outcome]:
     return response, _failed(call, 500, "internal error", response)
 
 
-async def record(services: Services, call: Call, reply: Reply | None, outcome: Outcome) -> None:
-    """Hand the finished request to every recorder; wait only where one pushes back."""
-    for recorder in services.recorders:
+def record(
+    services: Services, call: Call, reply: Reply | None, outcome: Outcome
+) -> Awaitable[None] | None:
+    """Hand the finished request to every recorder. None when all took it at once (the usual
+    case: no coroutine is made); else an awaitable that waits where one pushes back (a full
+    log queue) and hands it to the rest."""
+    recorders = services.recorders
+    for i, recorder in enumerate(recorders):
         try:
             waiting = recorder.record(call, reply, outcome)
-            if waiting is not None:
-                await waiting
+        except Exception:
+            log.exception("recorder %r failed", recorder)
+            continue
+        if waiting is not None:
+            return _record_rest(waiting, recorders[i + 1 :], call, reply, outcome)
+    return None
+
+
+async def _record_rest(
+    waiting: Awaitable[None],
+    rest: list[Recorder],
+    call: Call,
+    reply: Reply | None,
+    outcome: Outcome,
+) -> None:
+    try:
+        await waiting
+    except Exception:
+        log.exception("recorder failed while pushing back")
+    for recorder in rest:
+        try:
+            more = recorder.record(call, reply, outcome)
+            if more is not None:
+                await more
         except Exception:
             log.exception("recorder %r failed", recorder)
 

@@ -26,11 +26,11 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 import msgspec
 from aiohttp import WSMsgType, web
-from yarl import URL
 
 from proxy.chain import Outcome, Reply
 from proxy.deadlines import bound
 from proxy.upstream import (
+    as_sent,
     attempt_limit,
     note_attempt,
     synthetic_reply,
@@ -94,7 +94,7 @@ async def open_upstream(services: Services, call: Call, target: Target, path: st
     try:
         with bound(limit):
             socket = await services.session.ws_connect(
-                URL(_ws_url(url), encoded=True),
+                as_sent(_ws_url(url)),
                 headers=headers,
                 protocols=protocols,
                 max_msg_size=0,

@@ -200,6 +200,14 @@ RELAY_WHOLE_BELOW = 1 << 20
 one (a file download) is relayed chunk by chunk like a stream, so the gateway never holds it."""
 
 
+def as_sent(url: str) -> str | URL:
+    """``url`` for aiohttp, so the request line carries the client's own path and query. A str
+    is requoted (``%20`` would become ``+``), but also parsed once and cached by yarl; a URL
+    marked encoded is sent as it is, but built anew each time. So the str where requoting
+    changes nothing: no percent-escape in it (the usual case)."""
+    return URL(url, encoded=True) if "%" in url else url
+
+
 def attempt_limit(services: Services, target: Target) -> float:
     """Seconds one attempt may take: the target's ``request_timeout``, else the gateway's
     default bound."""
@@ -256,7 +264,7 @@ async def attempt(services: Services, call: Call, target: Target, path: str) -> 
         with bound(limit):
             resp = await services.session.request(
                 call.method,
-                URL(url, encoded=True),  # already encoded (the client's own path and query)
+                as_sent(url),
                 data=body or None,
                 headers=headers,
                 allow_redirects=False,

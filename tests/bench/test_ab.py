@@ -57,3 +57,20 @@ def test_together_with_one_round_has_no_spread():
     side = ab.Side("x", 1, 1)
     out = ab.together(side, ab.Side("y", 2, 2), 1, lambda i: ({"rps": 80.0}, {"rps": 100.0}))
     assert out["ratio"] == 0.8 and out["ratio_quartiles"] == [0.8, 0.8]
+
+
+def test_merged_runs_cancel_the_bias_of_which_gateway_started_first():
+    from bench import ab
+
+    def part(rps_a, rps_b):
+        return ab.summary("A", "B", {"A": rps_a, "B": rps_b})
+
+    # A is 1 % slower than B; whichever started first loses another 2 %.
+    first = part([0.98 * 0.99 * x for x in (100, 110, 90)], [100, 110, 90])
+    second = part([0.99 * x for x in (100, 110, 90)], [0.98 * x for x in (100, 110, 90)])
+    out = ab.merged([first, second])
+    assert abs(out["ratio"] - 0.99) < 1e-3
+    assert abs(out["start_bias"] - 0.02) < 1e-9
+    assert out["rounds"] == 6 and len(out["rps"]["A"]) == 6
+    assert out["ratio_quartiles"][0] <= out["ratio"] <= out["ratio_quartiles"][1]
+    assert ab.merged([first, {"error": "no autogroup"}]) == {"error": "no autogroup"}
