@@ -43,7 +43,7 @@ def _reseed() -> None:
 
 os.register_at_fork(after_in_child=_reseed)
 _TOKEN_ENDPOINTS = frozenset({"chat", "completions", "embeddings"})
-_TOKEN_PATHS = ("/chat/completions", "/completions", "/embeddings", "/messages")
+_TOKEN_PATHS = ("/chat/completions", "/completions", "/embeddings", "/messages", "/responses")
 _HITS = frozenset({"HIT", "SEMANTIC HIT"})
 _SECRET_QUERY = re.compile(r"(?i)([?&](?:key|api[-_]?key|token|access_token|sig)=)[^&#]*")
 _TARGET_STEP = re.compile(r"targets\[(\d+)\]")

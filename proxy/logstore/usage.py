@@ -53,9 +53,18 @@ class _UsageOnly(msgspec.Struct):
     model: str | None = None
 
 
+class _Nested(msgspec.Struct):
+    """What the Responses API's closing stream event wraps (``response.completed``:
+    ``{"response": {"usage": …}}``)."""
+
+    usage: _Usage | None = None
+    model: str | None = None
+
+
 class _Event(msgspec.Struct):
     usage: _Usage | None = None
     usageMetadata: _GeminiUsage | None = None
+    response: _Nested | None = None
 
 
 _answer = msgspec.json.Decoder(_Answer)
@@ -136,6 +145,8 @@ def from_stream(tail: bytes, bytes_out: int, request_bytes: int) -> Tokens:
         except (msgspec.DecodeError, msgspec.ValidationError):
             continue
         found = _from_usage(ev.usage, ev.usageMetadata)
+        if found is None and ev.response is not None:
+            found = _from_usage(ev.response.usage, None, ev.response.model)
         if found is not None:
             return found
     if events == 0:

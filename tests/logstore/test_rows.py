@@ -254,3 +254,17 @@ def test_model_of_json_and_multipart_bodies():
     assert _body_model(form(("file", b"\xff" * 10))) is None
     assert _body_model(form(("model_name", b"x"))) is None
     assert _body_model(b"not json") is None
+
+
+def test_usage_of_the_responses_api_plain_and_streamed():
+    usage = {"input_tokens": 12, "output_tokens": 4, "total_tokens": 16}
+    call = make_call(endpoint="proxy")
+    call.path = "/responses"
+    body = msgspec.json.encode({"object": "response", "model": "gpt-5", "usage": usage})
+    d = build(call=call, outcome=make_outcome(body=body))
+    assert (d["prompt_tokens"], d["completion_tokens"], d["total_tokens"]) == (12, 4, 16)
+    done = {"type": "response.completed", "response": {"model": "gpt-5-2026", "usage": usage}}
+    tail = sse({"type": "response.output_text.delta", "delta": "Hi"}, done, done=False)
+    d = build(call=call, outcome=make_outcome(streamed=True, tail=tail))
+    assert (d["prompt_tokens"], d["completion_tokens"], d["total_tokens"]) == (12, 4, 16)
+    assert d["tokens_estimated"] == 0
