@@ -54,8 +54,8 @@ class _UsageOnly(msgspec.Struct):
 
 
 class _Nested(msgspec.Struct):
-    """What the Responses API's closing stream event wraps (``response.completed``:
-    ``{"response": {"usage": …}}``)."""
+    """What a stream event wraps: the Responses API's ``response.completed``
+    (``{"response": {"usage": …}}``), Anthropic's ``message_start`` (``{"message": …}``)."""
 
     usage: _Usage | None = None
     model: str | None = None
@@ -65,6 +65,9 @@ class _Event(msgspec.Struct):
     usage: _Usage | None = None
     usageMetadata: _GeminiUsage | None = None
     response: _Nested | None = None
+    message: _Nested | None = None
+    """Anthropic's ``message_start``: the prompt's tokens (its ``message_delta`` at the end
+    carries only the output's)."""
 
 
 _answer = msgspec.json.Decoder(_Answer)
@@ -131,6 +134,7 @@ def from_stream(tail: bytes, bytes_out: int, request_bytes: int) -> Tokens:
     if not tail:
         return NONE
     events = 0
+    output_only: Tokens | None = None  # Anthropic's closing usage: look on for the prompt's
     for line in reversed(tail.split(b"\n")):
         if not line.startswith(b"data:"):
             continue
@@ -144,11 +148,23 @@ def from_stream(tail: bytes, bytes_out: int, request_bytes: int) -> Tokens:
             ev = _event.decode(data)
         except (msgspec.DecodeError, msgspec.ValidationError):
             continue
+        if output_only is not None:
+            if ev.message is not None and ev.message.usage is not None:
+                p = ev.message.usage.input_tokens
+                if p is not None:
+                    c = output_only.completion or 0
+                    return Tokens(p, c, p + c, False, ev.message.model)
+            continue
         found = _from_usage(ev.usage, ev.usageMetadata)
         if found is None and ev.response is not None:
             found = _from_usage(ev.response.usage, None, ev.response.model)
+        if found is not None and found.prompt is None and found.completion is not None:
+            output_only = found
+            continue
         if found is not None:
             return found
+    if output_only is not None:
+        return output_only  # the stream's start was not kept: the prompt's count is unknown
     if events == 0:
         return NONE
     scale = max(bytes_out, len(tail)) / len(tail)

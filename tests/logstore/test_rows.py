@@ -268,3 +268,20 @@ def test_usage_of_the_responses_api_plain_and_streamed():
     d = build(call=call, outcome=make_outcome(streamed=True, tail=tail))
     assert (d["prompt_tokens"], d["completion_tokens"], d["total_tokens"]) == (12, 4, 16)
     assert d["tokens_estimated"] == 0
+
+
+def test_usage_of_an_anthropic_stream_joins_its_first_and_last_events():
+    call = make_call(endpoint="proxy")
+    call.path = "/messages"
+    start = {
+        "type": "message_start",
+        "message": {"model": "claude-x", "usage": {"input_tokens": 9, "output_tokens": 1}},
+    }
+    delta = {"type": "content_block_delta", "delta": {"type": "text_delta", "text": "Hi"}}
+    end = {"type": "message_delta", "usage": {"output_tokens": 2}}
+    tail = sse(start, delta, end, {"type": "message_stop"}, done=False)
+    d = build(call=call, outcome=make_outcome(streamed=True, tail=tail))
+    assert (d["prompt_tokens"], d["completion_tokens"], d["total_tokens"]) == (9, 2, 11)
+    cut_start = sse(delta, end, done=False)  # a long stream: its start is not in the tail
+    d = build(call=call, outcome=make_outcome(streamed=True, tail=cut_start))
+    assert (d["prompt_tokens"], d["completion_tokens"]) == (None, 2)
