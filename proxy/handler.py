@@ -18,7 +18,7 @@ from aiohttp.web_protocol import RequestPayloadError
 from proxy.chain import Call, Outcome, Recorder, Reply
 from proxy.errors import GatewayError
 from proxy.headers import fill_call, new_call
-from proxy.realtime import is_upgrade, relay_session
+from proxy.realtime import check_handshake, is_upgrade, relay_session
 from proxy.relay import gateway_headers, relay
 from proxy.services import Services
 
@@ -82,6 +82,7 @@ async def handle_realtime(request: web.Request) -> web.StreamResponse:
     call = new_call(request, started)
     reply = None
     try:
+        check_handshake(request)
         await fill_call(call, services)
         model = request.query.get("model")
         call._json = {"model": model} if model else {}  # the log's model, as for a JSON body

@@ -29,6 +29,7 @@ from aiohttp import WSMsgType, web
 
 from proxy.chain import Outcome, Reply
 from proxy.deadlines import bound
+from proxy.errors import GatewayError
 from proxy.upstream import (
     as_sent,
     attempt_limit,
@@ -66,6 +67,16 @@ CLEAN_CLOSES = frozenset({1000, 1001})
 
 def is_upgrade(request: web.Request) -> bool:
     return request.headers.get("Upgrade", "").lower() == "websocket"
+
+
+def check_handshake(request: web.Request) -> None:
+    """Refuse (400) an upgrade the gateway could not accept, before any upstream is called."""
+    if not web.WebSocketResponse().can_prepare(request).ok:
+        raise GatewayError(
+            400,
+            "not a valid WebSocket upgrade: it needs Connection: Upgrade, "
+            "Sec-WebSocket-Version: 13 and a Sec-WebSocket-Key",
+        )
 
 
 def _ws_url(http_url: str) -> str:
@@ -138,7 +149,8 @@ _done = msgspec.json.Decoder(_Done)
 
 
 class Meter(msgspec.Struct, kw_only=True):
-    """What one direction of a session carried."""
+    """What one direction of a session carried (``bytes``: text frames count their
+    characters, which is their bytes for the ASCII JSON of the Realtime API)."""
 
     frames: int = 0
     bytes: int = 0
@@ -239,7 +251,7 @@ async def relay_session(
     up_meter, down_meter = Meter(), Meter()
     try:
         await client.prepare(request)
-    except (ConnectionError, RuntimeError) as e:
+    except (ConnectionError, RuntimeError, web.HTTPException) as e:
         await upstream.close(code=1001)
         return client, _outcome(call, session, client_error=f"client left: {type(e).__name__}")
     sessions.add(client)

@@ -291,3 +291,11 @@ async def test_a_frame_over_the_body_limit_closes_with_1009(make_gateway, upstre
         await ws.send_str("x" * 2048)
         msg = await ws.receive(timeout=5)
         assert msg.type == aiohttp.WSMsgType.CLOSE and ws.close_code == 1009
+
+
+async def test_a_malformed_upgrade_is_a_400_before_any_upstream_call(gateway, upstream, http):
+    headers = {**openai_headers(), "Upgrade": "websocket", "Connection": "Upgrade"}
+    async with http.get(gateway.url + "/v1/realtime?model=m", headers=headers) as r:
+        assert r.status == 400  # no Sec-WebSocket-Key / Version
+        assert "WebSocket" in (await r.json())["message"]
+    assert upstream.fake.seen == []
