@@ -306,3 +306,37 @@ async def test_concurrent_faults_never_poison_the_cache(make_gateway, upstream, 
                     assert raw.rstrip().endswith(b"data: [DONE]"), where
                 else:
                     assert json.loads(raw)["choices"][0]["message"]["content"], where
+
+
+UPGRADE_HEADERS = (
+    ("Upgrade", ("websocket", "WebSocket", "h2c", "")),
+    ("Connection", ("Upgrade", "keep-alive, Upgrade", "close", "")),
+    ("Sec-WebSocket-Version", ("13", "8", "x", "")),
+    ("Sec-WebSocket-Key", ("dGhlIHNhbXBsZSBub25jZQ==", "short", "")),
+    ("Sec-WebSocket-Protocol", ("realtime", "a, b", ",,", "")),
+    ("Sec-WebSocket-Extensions", ("permessage-deflate", "bogus", "")),
+)
+
+
+async def test_random_realtime_upgrades_are_answered_cleanly(make_gateway, upstream, http):
+    """``GET /v1/realtime`` with random upgrade headers, routing headers and queries: a
+    socket (101), an answer or a JSON error, never a 500 of the gateway's own."""
+    gateway = await make_gateway(upstream_timeout_s=1)
+    rnd = random.Random(SEED)
+    for i in range(REQUESTS // 3):
+        _, headers, _ = _request(rnd, upstream.url)
+        for name, values in UPGRADE_HEADERS:
+            if rnd.random() < 0.8:
+                headers[name] = rnd.choice(values)
+        if rnd.random() < 0.3:
+            upstream.fake.script[:] = [rnd.choice(("401", "503", "reset", "slow:50", "ok"))]
+        query = rnd.choice(("?model=gpt-realtime", "", "?model=", "?model=%ff&x=%zz"))
+        url = gateway.url + "/v1/realtime" + query
+        async with http.get(url, headers=headers) as r:
+            raw = b"" if r.status == 101 else await r.read()
+            where = f"request {i}: {headers} {query} -> {r.status} {raw[:200]!r}"
+            own = r.headers.get("x-portkey-gateway-exception") == "true"
+            assert not (own and r.status == 500), where
+            if own:
+                assert json.loads(raw), where
+    upstream.fake.script.clear()
