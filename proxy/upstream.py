@@ -200,6 +200,10 @@ RELAY_WHOLE_BELOW = 1 << 20
 one (a file download) is relayed chunk by chunk like a stream, so the gateway never holds it."""
 
 
+_DROPPED = (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)
+"""A connection that went away before the answer began (connect failures excepted)."""
+
+
 def as_sent(url: str) -> str | URL:
     """``url`` for aiohttp, so the request line carries the client's own path and query. A str
     is requoted (``%20`` would become ``+``), but also parsed once and cached by yarl; a URL
@@ -262,13 +266,21 @@ async def attempt(services: Services, call: Call, target: Target, path: str) -> 
     reply: Reply
     try:
         with bound(limit):
-            resp = await services.session.request(
-                call.method,
-                as_sent(url),
-                data=body or None,
-                headers=headers,
-                allow_redirects=False,
-            )
+            session, target_url, data = services.session, as_sent(url), body or None
+            try:
+                resp = await session.request(
+                    call.method, target_url, data=data, headers=headers, allow_redirects=False
+                )
+            except _DROPPED as e:
+                if isinstance(e, aiohttp.ClientConnectorError):
+                    raise
+                # Dropped before any answer: most often a pooled connection the upstream
+                # closed for idling just as the request went out (uvicorn, behind vLLM and
+                # others, closes after 5 s). aiohttp sends idempotent methods once more by
+                # itself; a POST, once more here, on another connection.
+                resp = await session.request(
+                    call.method, target_url, data=data, headers=headers, allow_redirects=False
+                )
             ttfb = (time.perf_counter() - t0) * 1000
             out_headers = relayed_headers(resp.headers)
             ctype = resp.headers.get("Content-Type", "")

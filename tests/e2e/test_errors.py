@@ -78,10 +78,21 @@ async def test_unreachable_upstream_is_502_json(make_gateway, http):
     assert json.loads(body)["error"]["type"] == "upstream_unreachable"
 
 
-async def test_reset_connection_is_502(gateway, upstream, http):
-    upstream.fake.script.append("reset")
+async def test_a_connection_dropped_once_is_sent_again_twice_is_502(gateway, upstream, http):
+    """A connection that goes before any answer (an upstream closing an idle keep-alive
+    connection as the request goes out, or resetting it) gets the request once more, on
+    another connection; dropped again, the client gets a 502."""
+    for fault in ("drop", "reset"):
+        upstream.fake.script[:] = [fault]
+        status, _, _ = await _post(http, gateway.url, json=CHAT, headers=openai_headers())
+        assert status == 200, fault
+        assert len(upstream.fake.seen) == 2
+        assert upstream.fake.seen[0].body == upstream.fake.seen[1].body
+        upstream.fake.seen.clear()
+    upstream.fake.script[:] = ["reset", "drop"]
     status, _, body = await _post(http, gateway.url, json=CHAT, headers=openai_headers())
     assert status == 502
+    assert json.loads(body)["error"]["type"] == "upstream_unreachable"
 
 
 async def test_silent_upstream_is_504_after_default_timeout(make_gateway, upstream, http):

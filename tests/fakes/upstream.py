@@ -10,7 +10,8 @@ order) or from the model name of the request (``"model": "fault:429"``). Behavio
 - ``slowstream:<ms>``: headers at once, then one chunk every <ms> until 50 chunks were sent.
 - ``stall:<ms>``: a stream whose headers come at once and whose first chunk comes after <ms>.
 - ``cut``: a stream that sends two chunks then closes the connection mid-way.
-- ``reset``: close the connection without answering.
+- ``reset``: abort the connection (RST) without answering; ``drop``: close it (FIN) without
+  answering, as a server closing an idle keep-alive connection does.
 - ``echo``: answer with the headers and body it received (to check what was forwarded).
 - ``bigfile:<ms>``: `BIG_FILE` (3 MiB, with Content-Length): one MiB, a pause of <ms>, the rest;
   ``bigcut``: the first MiB, then the connection closed.
@@ -182,6 +183,11 @@ async def _handle(request: web.Request) -> web.StreamResponse:
 
     if what == "reset":
         return await _reset(request)
+    if what == "drop":
+        assert request.transport is not None
+        request.transport.close()  # a keep-alive connection closed as the request came
+        await asyncio.sleep(0.05)
+        return web.Response()
     if what.startswith("slow:"):
         await asyncio.sleep(int(what[5:]) / 1000)
         what = "ok"
