@@ -57,7 +57,7 @@ _DROP_REQUEST = frozenset(
         "upgrade",
         "host",
         "content-length",
-        "content-encoding",  # see `_body_encoding`
+        "content-encoding",  # unless the body went undecoded: see `_decoded`
         "expect",
         "accept-encoding",
         "authorization",
