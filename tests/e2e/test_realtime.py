@@ -12,7 +12,7 @@ import openai
 import pytest
 
 from tests.conftest import flush_logs, log_rows, openai_headers
-from tests.fakes.upstream import REALTIME_USAGE
+from tests.fakes.realtime import REALTIME_USAGE
 
 
 def _ws_url(gateway, query: str = "?model=gpt-realtime") -> str:

@@ -16,7 +16,7 @@ order) or from the model name of the request (``"model": "fault:429"``). Behavio
 - ``bigfile:<ms>``: `BIG_FILE` (3 MiB, with Content-Length): one MiB, a pause of <ms>, the rest;
   ``bigcut``: the first MiB, then the connection closed.
 
-A WebSocket upgrade (any path) gets a Realtime-API-shaped session (see ``_realtime``); the
+A WebSocket upgrade (any path) gets a Realtime-API-shaped session (`tests.fakes.realtime`); the
 script's status, ``reset`` and ``slow:<ms>`` faults apply to its handshake.
 
 Every request is recorded in ``upstream.seen`` (method, path, query, headers, body).
@@ -32,7 +32,9 @@ from email import policy
 from email.parser import BytesParser
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import web
+
+from tests.fakes.realtime import realtime_session
 
 KEY = web.AppKey("fake", "FakeUpstream")
 
@@ -46,6 +48,17 @@ class Seen:
     body: bytes
     raw_path: str = ""
     """Path and query as they came on the request line (still percent-encoded)."""
+
+    @classmethod
+    def of(cls, request: web.Request, body: bytes) -> Seen:
+        return cls(
+            request.method,
+            request.path,
+            request.query_string,
+            dict(request.headers),
+            body,
+            request.raw_path,
+        )
 
     def json(self) -> Any:
         return json.loads(self.body) if self.body else None
@@ -161,18 +174,9 @@ def anthropic_events(model: str) -> list[bytes]:
 async def _handle(request: web.Request) -> web.StreamResponse:
     fake: FakeUpstream = request.app[KEY]
     if request.headers.get("Upgrade", "").lower() == "websocket":
-        return await _realtime(request, fake)
+        return await realtime_session(request, fake)
     raw = await request.read()
-    fake.seen.append(
-        Seen(
-            request.method,
-            request.path,
-            request.query_string,
-            dict(request.headers),
-            raw,
-            request.raw_path,
-        )
-    )
+    fake.seen.append(Seen.of(request, raw))
     try:
         body = json.loads(raw) if raw else {}
     except ValueError:
@@ -182,7 +186,7 @@ async def _handle(request: web.Request) -> web.StreamResponse:
     stream = isinstance(body, dict) and bool(body.get("stream"))
 
     if what == "reset":
-        return await _reset(request)
+        return await drop_connection(request)
     if what == "drop":
         assert request.transport is not None
         request.transport.close()  # a keep-alive connection closed as the request came
@@ -383,70 +387,12 @@ async def _big_file(request: web.Request, pause: float, cut: bool = False) -> we
     return resp
 
 
-async def _reset(request: web.Request) -> web.Response:
+async def drop_connection(request: web.Request) -> web.Response:
     """Drop the connection without an answer."""
     assert request.transport is not None
     request.transport.abort()
     await asyncio.sleep(0.05)
     return web.Response()
-
-
-REALTIME_USAGE = {"input_tokens": 7, "output_tokens": 3, "total_tokens": 10}
-
-
-async def _realtime(request: web.Request, fake: FakeUpstream) -> web.StreamResponse:
-    """A Realtime-API-shaped WebSocket: ``session.created`` first; ``response.create`` →
-    a text delta and ``response.done`` with `REALTIME_USAGE`; ``close.me`` → closes with its
-    ``code``; other text comes back as an ``echo`` event, binary frames as they were. The
-    script's faults apply to the handshake (a status, ``reset``, ``slow:<ms>``)."""
-    fake.seen.append(
-        Seen(
-            request.method,
-            request.path,
-            request.query_string,
-            dict(request.headers),
-            b"",
-            request.raw_path,
-        )
-    )
-    what = fake.behaviour({"model": request.query.get("model", "")})
-    if what == "reset":
-        return await _reset(request)
-    if what.startswith("slow:"):
-        await asyncio.sleep(int(what[5:]) / 1000)
-    elif what.isdigit():
-        return web.json_response({"error": {"message": f"fake {what}"}}, status=int(what))
-    offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")]
-    ws = web.WebSocketResponse(protocols=[p for p in offered if p == "realtime"])
-    await ws.prepare(request)
-    fake.sockets.append(ws)
-    await ws.send_json({"type": "session.created", "event_id": "ev_0", "session": {}})
-    async for msg in ws:
-        if msg.type == WSMsgType.BINARY:
-            await ws.send_bytes(msg.data)
-            continue
-        if msg.type != WSMsgType.TEXT:
-            continue
-        event = json.loads(msg.data)
-        kind = event.get("type")
-        if kind == "response.create":
-            await ws.send_json(
-                {"type": "response.output_text.delta", "event_id": "ev_1", "delta": "Hi"}
-            )
-            await ws.send_json(
-                {
-                    "type": "response.done",
-                    "event_id": "ev_2",
-                    "response": {"id": "resp_1", "status": "completed", "usage": REALTIME_USAGE},
-                }
-            )
-        elif kind == "close.me":
-            await ws.close(code=event.get("code", 1000))
-            break
-        else:
-            await ws.send_json({"type": "echo", "event": event})
-    fake.closes.append(ws.close_code)
-    return ws
 
 
 def make_app(fake: FakeUpstream | None = None) -> web.Application:
