@@ -3,6 +3,8 @@ cost, cache hits and feedback, for all rows that match a filter, optionally grou
 
 Percentiles are nearest-rank, computed inside SQLite with window functions (rank >= p·n),
 so no latency list crosses into Python. An error is a status >= 400 or an incomplete answer.
+Realtime sessions (status 101) count as requests but stay out of the latency percentiles: a
+session's length is not a request's latency.
 Feedback is joined on trace id: each feedback row counts once per group whose requests carry
 that trace id.
 """
@@ -41,7 +43,7 @@ def analytics_sql(f: LogFilter, group_by: str | None) -> tuple[str, list[Any], s
         WITH f AS ({base}),
         r AS (SELECT g, latency_ms,
                      ROW_NUMBER() OVER (PARTITION BY g ORDER BY latency_ms) AS rn,
-                     COUNT(*) OVER (PARTITION BY g) AS n FROM f),
+                     COUNT(*) OVER (PARTITION BY g) AS n FROM f WHERE status != 101),
         p AS (SELECT g,
                      MIN(CASE WHEN rn >= 0.50 * n THEN latency_ms END) AS p50,
                      MIN(CASE WHEN rn >= 0.90 * n THEN latency_ms END) AS p90,
@@ -53,7 +55,7 @@ def analytics_sql(f: LogFilter, group_by: str | None) -> tuple[str, list[Any], s
                COALESCE(SUM(f.prompt_tokens), 0), COALESCE(SUM(f.completion_tokens), 0),
                COALESCE(SUM(f.total_tokens), 0), COALESCE(SUM(f.cost), 0.0),
                SUM(CASE WHEN f.cache_status IN {_HIT} THEN 1 ELSE 0 END)
-        FROM f JOIN p ON p.g IS f.g
+        FROM f LEFT JOIN p ON p.g IS f.g
         GROUP BY f.g ORDER BY COUNT(*) DESC"""
     feedback = f"""
         WITH t AS (SELECT DISTINCT g, trace_id FROM ({base}))

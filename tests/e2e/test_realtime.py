@@ -299,3 +299,18 @@ async def test_a_malformed_upgrade_is_a_400_before_any_upstream_call(gateway, up
         assert r.status == 400  # no Sec-WebSocket-Key / Version
         assert "WebSocket" in (await r.json())["message"]
     assert upstream.fake.seen == []
+
+
+async def test_sessions_count_in_analytics_but_not_in_its_latency(gateway, upstream, http):
+    async with http.ws_connect(_ws_url(gateway), headers=openai_headers()) as ws:
+        await ws.receive_json(timeout=5)
+        await asyncio.sleep(0.3)  # a session far longer than the request below
+    async with http.post(
+        gateway.url + "/v1/chat/completions", json={"model": "m"}, headers=openai_headers()
+    ) as r:
+        assert r.status == 200
+    await _session_rows(gateway, http, status=101)
+    async with http.get(gateway.url + "/v1/analytics", params={"group_by": "status"}) as r:
+        groups = {g["key"]: g for g in (await r.json())["groups"]}
+    assert groups["101"]["requests"] == 1 and groups["101"]["latency_p50_ms"] is None
+    assert groups["200"]["latency_p99_ms"] < 300
