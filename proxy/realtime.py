@@ -12,7 +12,7 @@ the status that ended the routing (aiohttp does not read the body of a refused h
 the upstream's own error text is not available to pass on).
 
 A session is one log row: status 101, its duration, and as its response body a summary the
-gateway writes (``realtime_summary``): frames and bytes each way, the close code, and the
+gateway writes (`SessionSummary`): frames and bytes each way, the close code, and the
 token usage summed over the session's ``response.done`` events.
 """
 
@@ -174,7 +174,6 @@ class SessionSummary(msgspec.Struct, kw_only=True):
 class _Session:
     def __init__(self, model: str | None) -> None:
         self.summary = SessionSummary(model=model)
-        self.closed_by: str | None = None
         self.error: str | None = None
 
     def count_usage(self, text: str) -> None:
@@ -208,21 +207,23 @@ async def _pump(
             if count_usage:
                 session.count_usage(msg.data)
             await dst.send_str(msg.data)
-        elif kind is WSMsgType.BINARY:
+            continue
+        if kind is WSMsgType.BINARY:
             meter.frames += 1
             meter.bytes += len(msg.data)
             await dst.send_bytes(msg.data)
-        elif kind is WSMsgType.CLOSE:
-            session.closed_by = session.closed_by or side
-            return msg.data if isinstance(msg.data, int) else 1000
+            continue
+        if kind is WSMsgType.CLOSE:
+            code: int | None = msg.data if isinstance(msg.data, int) else 1000
         elif kind in (WSMsgType.CLOSING, WSMsgType.CLOSED):
-            session.closed_by = session.closed_by or side
-            return src.close_code or 1000
+            code = src.close_code or 1000
         elif kind is WSMsgType.ERROR:
-            session.closed_by = session.closed_by or side
             session.error = session.error or f"{side} socket failed: {type(msg.data).__name__}"
-            return None
-        # PING/PONG are answered by each side's own autoping.
+            code = None
+        else:
+            continue  # PING/PONG are answered by each side's own autoping
+        session.summary.closed_by = session.summary.closed_by or side
+        return code
 
 
 async def relay_session(
@@ -270,7 +271,7 @@ async def relay_session(
         except (ConnectionError, RuntimeError, aiohttp.ClientError) as e:
             # Writing to the other side failed: that side is gone.
             gone = "upstream" if first is to_upstream else "client"
-            session.closed_by = session.closed_by or gone
+            s.closed_by = s.closed_by or gone
             session.error = session.error or f"{gone} socket failed: {type(e).__name__}"
             code = None
         s.close_code = code
@@ -290,9 +291,8 @@ async def relay_session(
         sessions.discard(client)
     s.client_frames, s.client_bytes = up_meter.frames, up_meter.bytes
     s.upstream_frames, s.upstream_bytes = down_meter.frames, down_meter.bytes
-    s.closed_by = session.closed_by
     if session.error is None and s.close_code not in CLEAN_CLOSES:
-        session.error = f"closed by the {session.closed_by} with code {s.close_code}"
+        session.error = f"closed by the {s.closed_by} with code {s.close_code}"
     return client, _outcome(call, session, bytes_out=down_meter.bytes)
 
 
